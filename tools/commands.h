@@ -1,0 +1,15 @@
+// CLI subcommands: one file each (tools/cmd_<name>.c), dispatched by main.c.
+#ifndef PC_TOOLS_COMMANDS_H
+#define PC_TOOLS_COMMANDS_H
+
+typedef int (*pc_cmd_fn)(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    pc_cmd_fn fn;
+    const char *summary;
+} pc_command;
+
+int pc_cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,39 @@
+// posecrafter — command-line entry point. Each subcommand lives in its own
+// file; this table is the only place that lists them.
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "posecrafter.h"
+
+static const pc_command commands[] = {
+    {"info", pc_cmd_info, "list the tensors, dtypes and stored args of a checkpoint"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "posecrafter %s — relative camera pose from two photos (PoseCrafter in C)\n\n", POSECRAFTER_VERSION);
+    fprintf(f, "usage: posecrafter <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'posecrafter <command> --help' describes each command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("posecrafter %s\n", POSECRAFTER_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "posecrafter: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
