@@ -1,0 +1,581 @@
+// posecrafter eval / eval-merge — pose benchmarks from one command, resumable
+// and sharded. Results: one JSON line per (pair, run), appended atomically.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "core/common.h"
+#include "posecrafter.h"
+#include "posecrafter/evaluate.h"
+#include "posecrafter/fms.h"
+
+#define MAX_BINS 16
+#define MAX_INPUTS 256
+
+typedef struct {
+    double lo, hi;
+} yaw_bin;
+
+typedef struct {
+    const char *pairs_path, *root, *results, *method, *md_path, *csv_path, *plot_path;
+    int runs, shard_i, shard_n, threads, max_new, quiet;
+    unsigned long long seed;
+    yaw_bin bins[MAX_BINS];
+    int n_bins;
+} eval_args;
+
+typedef pc_status (*method_fn)(pc_relpose *out, pc_pool *pool, const pc_eval_pair *p, unsigned long long seed,
+                               pc_error *err);
+
+static pc_status method_classical(pc_relpose *out, pc_pool *pool, const pc_eval_pair *p, unsigned long long seed,
+                                  pc_error *err) {
+    if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
+    pc_image a = {0}, b = {0};
+    pc_status st = pc_image_load(&a, p->img0, err);
+    if (st == PC_OK) st = pc_image_load(&b, p->img1, err);
+    if (st == PC_OK) {
+        pc_classical_options o;
+        pc_classical_options_default(&o);
+        o.ransac.seed = seed;
+        pc_intrinsics Ka = {p->K0[0], p->K0[4], p->K0[2], p->K0[5]}, Kb = {p->K1[0], p->K1[4], p->K1[2], p->K1[5]};
+        st = pc_classical_pose(out, NULL, pool, &a, &b, &Ka, &Kb, &o, err);
+    }
+    pc_image_free(&a);
+    pc_image_free(&b);
+    return st;
+}
+
+static const struct {
+    const char *name;
+    method_fn fn;
+    const char *about;
+} methods[] = {
+    {"classical", method_classical, "ORB-2000 + cross-checked matching + 5-point LO-RANSAC with the given K"},
+};
+
+static void list_methods(FILE *f) {
+    for (size_t i = 0; i < PC_ARRAY_LEN(methods); i++) fprintf(f, "  %-12s %s\n", methods[i].name, methods[i].about);
+}
+
+static int parse_bins(eval_args *a, const char *s) {
+    a->n_bins = 0;
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        double lo, hi;
+        char extra;
+        if (a->n_bins >= MAX_BINS || sscanf(tok, "%lf:%lf%c", &lo, &hi, &extra) != 2 || !(lo < hi) || lo < 0 || hi > 180)
+            return 0;
+        a->bins[a->n_bins].lo = lo;
+        a->bins[a->n_bins].hi = hi;
+        a->n_bins++;
+    }
+    return a->n_bins > 0;
+}
+
+static void usage_eval(FILE *f) {
+    fprintf(f,
+            "usage: posecrafter eval --pairs LIST --method NAME [options]\n"
+            "  Evaluates a relative-pose method on a pair list and prints the paper's table.\n\n"
+            "  --pairs LIST        SuperGlue pair file (img0 img1 rot0 rot1 K0 K1 T_0to1) or JSON-lines manifest\n"
+            "  --root DIR          resolve image paths against DIR (default: the list's folder or its parent)\n"
+            "  --method NAME       estimator (see below)\n"
+            "  --results FILE      JSON-lines results, appended; an existing file is resumed\n"
+            "                      (default: results_<method>.jsonl, or ..._shard<i>of<n>.jsonl)\n"
+            "  --runs N            independent runs per pair with seeds seed+run (default 3, as the paper)\n"
+            "  --seed S            base seed (default 0)\n"
+            "  --shard i/n         evaluate only pairs with index %% n == i-1 (join shards with eval-merge)\n"
+            "  --bins LIST         yaw bins, e.g. 50:65,65:90 (default 50:65,65:90,50:90; 'all' rows always)\n"
+            "  --md FILE, --csv FILE   also write the table as Markdown / CSV\n"
+            "  --plot FILE.png     cumulative error curves (rotation and translation)\n"
+            "  --threads N         worker threads (default: all cores)\n"
+            "  --max-new N         stop after N new results (for tests and time-boxed jobs)\n"
+            "  --quiet             no progress line\n\nmethods:\n");
+    list_methods(f);
+}
+
+static int parse_common(eval_args *a, int argc, char **argv, int *i) {
+    const char *o = argv[*i];
+#define NEXT() ((*i) + 1 < argc ? argv[++(*i)] : NULL)
+    if (!strcmp(o, "--bins")) {
+        const char *v = NEXT();
+        if (!v || !parse_bins(a, v)) {
+            fprintf(stderr, "posecrafter: --bins wants LO:HI[,LO:HI...] with 0 <= LO < HI <= 180\n");
+            return -1;
+        }
+        return 1;
+    }
+    if (!strcmp(o, "--md")) return (a->md_path = NEXT()) ? 1 : -1;
+    if (!strcmp(o, "--csv")) return (a->csv_path = NEXT()) ? 1 : -1;
+    if (!strcmp(o, "--plot")) return (a->plot_path = NEXT()) ? 1 : -1;
+    if (!strcmp(o, "--pairs")) return (a->pairs_path = NEXT()) ? 1 : -1;
+    if (!strcmp(o, "--root")) return (a->root = NEXT()) ? 1 : -1;
+    if (!strcmp(o, "--method")) return (a->method = NEXT()) ? 1 : -1;
+    if (!strcmp(o, "--quiet")) {
+        a->quiet = 1;
+        return 1;
+    }
+#undef NEXT
+    return 0;
+}
+
+static void default_args(eval_args *a) {
+    memset(a, 0, sizeof(*a));
+    a->runs = 3;
+    a->shard_i = 1;
+    a->shard_n = 1;
+    a->max_new = -1;
+    parse_bins(a, "50:65,65:90,50:90");
+}
+
+// ---- table --------------------------------------------------------------------
+
+typedef struct {
+    const pc_eval_result *r;
+    size_t n;
+} result_set;
+
+// Summary over the results in `rs` of one method with dataset ds (NULL: all)
+// and yaw in [lo, hi) (lo < 0: all), averaged over runs as the paper does.
+static int summarize_group(pc_eval_summary *avg, double *avg_sec, const result_set *rs, const char *method,
+                           const char *ds, double lo, double hi, int runs) {
+    memset(avg, 0, sizeof(*avg));
+    *avg_sec = 0;
+    int used_runs = 0, n_pairs = 0;
+    double *er = (double *)malloc((rs->n + 1) * sizeof(double)), *et = (double *)malloc((rs->n + 1) * sizeof(double)),
+           *es = (double *)malloc((rs->n + 1) * sizeof(double));
+    for (int run = 0; run < runs && er && et && es; run++) {
+        int m = 0;
+        double sec = 0;
+        for (size_t i = 0; i < rs->n; i++) {
+            const pc_eval_result *r = &rs->r[i];
+            if (r->run != run || strcmp(r->method, method)) continue;
+            if (ds && strcmp(r->dataset, ds)) continue;
+            if (lo >= 0 && !pc_eval_in_yaw_bin(r->yaw, lo, hi)) continue;
+            // a failed estimate counts as the largest error
+            er[m] = r->ok ? r->err_R : 180.0;
+            et[m] = r->ok ? r->err_t : 180.0;
+            es[m] = r->ok ? PC_MIN(r->err_t, 180.0 - r->err_t) : 180.0;
+            sec += r->seconds;
+            m++;
+        }
+        if (m == 0) continue;
+        pc_eval_summary s, sg;
+        pc_eval_summarize(&s, er, et, NULL, m, 0, 180, NULL);
+        // SuperGlue's AUC@5/10/20 uses its own translation error (t up to sign)
+        pc_eval_summarize(&sg, er, es, NULL, m, 0, 180, NULL);
+        avg->mre += s.mre;
+        avg->mte += s.mte;
+        avg->med_re += s.med_re;
+        avg->med_te += s.med_te;
+        for (int k = 0; k < 3; k++) {
+            avg->r_at[k] += s.r_at[k];
+            avg->t_at[k] += s.t_at[k];
+            avg->auc_pose[k] += sg.auc_pose[k];
+        }
+        avg->auc30 += s.auc30;
+        avg->auc30_rot += s.auc30_rot;
+        avg->auc30_trans += s.auc30_trans;
+        *avg_sec += sec / m;
+        n_pairs = m;
+        used_runs++;
+    }
+    free(er);
+    free(et);
+    free(es);
+    if (!used_runs) return 0;
+    double k = 1.0 / used_runs;
+    avg->mre *= k, avg->mte *= k, avg->med_re *= k, avg->med_te *= k;
+    for (int j = 0; j < 3; j++) avg->r_at[j] *= k, avg->t_at[j] *= k, avg->auc_pose[j] *= k;
+    avg->auc30 *= k, avg->auc30_rot *= k, avg->auc30_trans *= k;
+    *avg_sec *= k;
+    avg->n = n_pairs;
+    return used_runs;
+}
+
+static void write_table(FILE *f, int csv, const result_set *rs, const char *method, const eval_args *a) {
+    // datasets in first-seen order
+    const char *ds[256];
+    int nds = 0;
+    for (size_t i = 0; i < rs->n && nds < 256; i++) {
+        if (strcmp(rs->r[i].method, method)) continue;
+        int seen = 0;
+        for (int k = 0; k < nds; k++) seen |= !strcmp(ds[k], rs->r[i].dataset);
+        if (!seen) ds[nds++] = rs->r[i].dataset;
+    }
+    if (csv)
+        fprintf(f, "method,dataset,yaw_bin,pairs,runs,MRE,MTE,R@5,R@15,R@30,T@5,T@15,T@30,AUC@30,AUC@5,AUC@10,AUC@20,sec_per_pair\n");
+    else
+        fprintf(f,
+                "| method | dataset | yaw bin | pairs | runs | MRE° | MTE° | R@5 | R@15 | R@30 | T@5 | T@15 | T@30 | AUC@30 | "
+                "AUC@5 | AUC@10 | AUC@20 | s/pair |\n"
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int d = nds > 1 ? -1 : 0; d < nds; d++) {  // an "all" block only when there are several datasets
+        for (int b = -1; b < a->n_bins; b++) {
+            pc_eval_summary s;
+            double sec;
+            double lo = b < 0 ? -1 : a->bins[b].lo, hi = b < 0 ? 0 : a->bins[b].hi;
+            int runs = summarize_group(&s, &sec, rs, method, d < 0 ? NULL : ds[d], lo, hi, a->runs);
+            if (!runs) continue;
+            char bin[32];
+            if (b < 0)
+                snprintf(bin, sizeof(bin), "all");
+            else
+                snprintf(bin, sizeof(bin), "[%g,%g]", lo, hi);
+            const char *dname = d < 0 ? "all" : ds[d];
+            if (csv)
+                fprintf(f, "%s,%s,%s,%d,%d,%.2f,%.2f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.3f\n", method, dname,
+                        bin, s.n, runs, s.mre, s.mte, 100 * s.r_at[0], 100 * s.r_at[1], 100 * s.r_at[2], 100 * s.t_at[0],
+                        100 * s.t_at[1], 100 * s.t_at[2], 100 * s.auc30, 100 * s.auc_pose[0], 100 * s.auc_pose[1],
+                        100 * s.auc_pose[2], sec);
+            else
+                fprintf(f,
+                        "| %s | %s | %s | %d | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
+                        "%.1f | %.3f |\n",
+                        method, dname, bin, s.n, runs, s.mre, s.mte, 100 * s.r_at[0], 100 * s.r_at[1], 100 * s.r_at[2],
+                        100 * s.t_at[0], 100 * s.t_at[1], 100 * s.t_at[2], 100 * s.auc30, 100 * s.auc_pose[0],
+                        100 * s.auc_pose[1], 100 * s.auc_pose[2], sec);
+        }
+    }
+}
+
+static int write_tables(const result_set *rs, const eval_args *a) {
+    // every method present, in first-seen order
+    const char *ms[32];
+    int nm = 0;
+    for (size_t i = 0; i < rs->n && nm < 32; i++) {
+        int seen = 0;
+        for (int k = 0; k < nm; k++) seen |= !strcmp(ms[k], rs->r[i].method);
+        if (!seen) ms[nm++] = rs->r[i].method;
+    }
+    printf("\nPercentages for R@/T@/AUC; errors in degrees; failed estimates count as 180°. Averaged over runs.\n\n");
+    for (int m = 0; m < nm; m++) write_table(stdout, 0, rs, ms[m], a);
+    const char *paths[2] = {a->md_path, a->csv_path};
+    for (int k = 0; k < 2; k++) {
+        if (!paths[k]) continue;
+        char tmp[PC_EVAL_PATH_MAX + 8];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", paths[k]);
+        FILE *f = fopen(tmp, "w");
+        if (!f) {
+            fprintf(stderr, "posecrafter: cannot write %s\n", paths[k]);
+            return 1;
+        }
+        for (int m = 0; m < nm; m++) write_table(f, k == 1, rs, ms[m], a);
+        if (fclose(f) != 0 || rename(tmp, paths[k]) != 0) {
+            fprintf(stderr, "posecrafter: cannot write %s\n", paths[k]);
+            return 1;
+        }
+    }
+    if (a->plot_path) {
+        pc_error err;
+        if (pc_eval_plot_png(a->plot_path, rs->r, rs->n, &err) != PC_OK) {
+            fprintf(stderr, "posecrafter: plot: %s\n", err.msg);
+            return 1;
+        }
+        fprintf(stderr, "wrote %s\n", a->plot_path);
+    }
+    return 0;
+}
+
+// ---- eval ---------------------------------------------------------------------------
+
+static int result_done(const pc_eval_result *rs, size_t n, const char *id, const char *method, int run) {
+    for (size_t i = 0; i < n; i++)
+        if (rs[i].run == run && !strcmp(rs[i].id, id) && !strcmp(rs[i].method, method)) return 1;
+    return 0;
+}
+
+int pc_cmd_eval(int argc, char **argv) {
+    eval_args a;
+    default_args(&a);
+    for (int i = 1; i < argc; i++) {
+        int c = parse_common(&a, argc, argv, &i);
+        if (c < 0) {
+            fprintf(stderr, "posecrafter eval: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (c > 0) continue;
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage_eval(stdout);
+            return 0;
+        } else if (!strcmp(o, "--results") && v) {
+            a.results = v, i++;
+        } else if (!strcmp(o, "--runs") && v) {
+            a.runs = atoi(v), i++;
+        } else if (!strcmp(o, "--seed") && v) {
+            a.seed = strtoull(v, NULL, 10), i++;
+        } else if (!strcmp(o, "--threads") && v) {
+            a.threads = atoi(v), i++;
+        } else if (!strcmp(o, "--max-new") && v) {
+            a.max_new = atoi(v), i++;
+        } else if (!strcmp(o, "--shard") && v) {
+            char extra;
+            if (sscanf(v, "%d/%d%c", &a.shard_i, &a.shard_n, &extra) != 2 || a.shard_n < 1 || a.shard_i < 1 ||
+                a.shard_i > a.shard_n) {
+                fprintf(stderr, "posecrafter eval: --shard wants i/n with 1 <= i <= n\n");
+                return 2;
+            }
+            i++;
+        } else {
+            fprintf(stderr, "posecrafter eval: unknown or incomplete option '%s'\n\n", o);
+            usage_eval(stderr);
+            return 2;
+        }
+    }
+    if (!a.pairs_path || !a.method) {
+        usage_eval(stderr);
+        return 2;
+    }
+    if (a.runs < 1 || a.runs > 100) {
+        fprintf(stderr, "posecrafter eval: --runs must be 1..100\n");
+        return 2;
+    }
+    method_fn fn = NULL;
+    for (size_t k = 0; k < PC_ARRAY_LEN(methods); k++)
+        if (!strcmp(methods[k].name, a.method)) fn = methods[k].fn;
+    if (!fn) {
+        fprintf(stderr, "posecrafter eval: unknown method '%s'; available:\n", a.method);
+        list_methods(stderr);
+        return 2;
+    }
+    char results_default[256];
+    if (!a.results) {
+        if (a.shard_n > 1)
+            snprintf(results_default, sizeof(results_default), "results_%s_shard%dof%d.jsonl", a.method, a.shard_i, a.shard_n);
+        else
+            snprintf(results_default, sizeof(results_default), "results_%s.jsonl", a.method);
+        a.results = results_default;
+    }
+
+    pc_error err;
+    pc_eval_pair *pairs;
+    size_t n_pairs;
+    if (pc_eval_pairs_load(&pairs, &n_pairs, a.pairs_path, a.root, &err) != PC_OK) {
+        fprintf(stderr, "posecrafter eval: %s\n", err.msg);
+        return 1;
+    }
+    pc_eval_result *done;
+    size_t n_done, n_corrupt;
+    if (pc_eval_results_read(&done, &n_done, &n_corrupt, a.results, stderr, &err) != PC_OK) {
+        fprintf(stderr, "posecrafter eval: %s\n", err.msg);
+        pc_eval_pairs_free(pairs);
+        return 1;
+    }
+    if (n_corrupt) fprintf(stderr, "posecrafter eval: %zu corrupt line(s) in %s; those pairs run again\n", n_corrupt, a.results);
+    pc_pool *pool = NULL;
+    if (pc_pool_create(&pool, a.threads, &err) != PC_OK) {
+        fprintf(stderr, "posecrafter eval: %s\n", err.msg);
+        return 1;
+    }
+
+    size_t todo = 0;
+    for (size_t p = 0; p < n_pairs; p++)
+        if (pc_eval_in_shard(p, a.shard_i, a.shard_n))
+            for (int run = 0; run < a.runs; run++) todo += !result_done(done, n_done, pairs[p].id, a.method, run);
+    if (!a.quiet && n_done)
+        fprintf(stderr, "resuming %s: %zu result(s) already there, %zu to go\n", a.results, n_done, todo);
+    int rc = 0, n_new = 0;
+    size_t finished = 0;
+    double t_start = pc_time_sec();
+    for (size_t p = 0; p < n_pairs && rc == 0; p++) {
+        if (!pc_eval_in_shard(p, a.shard_i, a.shard_n)) continue;
+        const pc_eval_pair *pr = &pairs[p];
+        for (int run = 0; run < a.runs && rc == 0; run++) {
+            if (result_done(done, n_done, pr->id, a.method, run)) continue;
+            if (a.max_new >= 0 && n_new >= a.max_new) goto stop;
+            pc_eval_result r;
+            memset(&r, 0, sizeof(r));
+            snprintf(r.id, sizeof(r.id), "%s", pr->id);
+            snprintf(r.dataset, sizeof(r.dataset), "%s", pr->dataset);
+            snprintf(r.method, sizeof(r.method), "%s", a.method);
+            r.run = run;
+            r.seed = a.seed + (unsigned long long)run;
+            r.yaw = pc_eval_yaw_deg(pr->R);
+            static const double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+            r.rot = pc_eval_rot_error_deg(I, pr->R);
+            pc_relpose pose;
+            double t0 = pc_time_sec();
+            pc_error merr;
+            pc_status st = fn(&pose, pool, pr, r.seed, &merr);
+            r.seconds = pc_time_sec() - t0;
+            if (st == PC_OK) {
+                r.ok = 1;
+                memcpy(r.R, pose.R, sizeof(r.R));
+                memcpy(r.t, pose.t, sizeof(r.t));
+                r.err_R = pc_eval_rot_error_deg(pose.R, pr->R);
+                r.err_t = pc_eval_trans_error_deg(pose.t, pr->t, 0);
+            } else if (st == PC_ERR_NUMERIC) {  // the estimator ran but found no pose: a result, not a crash
+                snprintf(r.error, sizeof(r.error), "%.255s", merr.msg);
+            } else {
+                fprintf(stderr, "\nposecrafter eval: pair %zu (%s): %s\n", p + 1, pr->id, merr.msg);
+                rc = 1;
+                break;
+            }
+            if (pc_eval_result_append(a.results, &r, &err) != PC_OK) {
+                fprintf(stderr, "\nposecrafter eval: %s\n", err.msg);
+                rc = 1;
+                break;
+            }
+            n_new++;
+            finished++;
+            if (!a.quiet) {
+                double el = pc_time_sec() - t_start;
+                double eta = el / finished * (double)(todo - finished);
+                fprintf(stderr, "\r[%zu/%zu] %.1f s elapsed, ETA %.0f s   ", finished, todo, el, eta);
+            }
+        }
+    }
+stop:
+    if (!a.quiet && finished) fprintf(stderr, "\n");
+    pc_pool_free(pool);
+    free(done);
+    if (rc == 0) {
+        pc_eval_result *all;
+        size_t n_all;
+        if (pc_eval_results_read(&all, &n_all, &n_corrupt, a.results, stderr, &err) != PC_OK) {
+            fprintf(stderr, "posecrafter eval: %s\n", err.msg);
+            rc = 1;
+        } else {
+            result_set rs = {all, n_all};
+            if (a.max_new >= 0 && n_new >= a.max_new && finished < todo)
+                fprintf(stderr, "stopped after %d new result(s) (--max-new); run again to resume\n", n_new);
+            rc = write_tables(&rs, &a);
+            free(all);
+        }
+    }
+    pc_eval_pairs_free(pairs);
+    return rc;
+}
+
+// ---- eval-merge ---------------------------------------------------------------------
+
+static void usage_merge(FILE *f) {
+    fprintf(f,
+            "usage: posecrafter eval-merge RESULTS.jsonl... [--pairs LIST] [--runs N] [--bins LIST] [--md F] [--csv F]\n"
+            "                              [--plot F.png] [--allow-corrupt]\n"
+            "  Joins result files (e.g. shards), checks for duplicate and (with --pairs) missing pairs, prints the table.\n"
+            "  Corrupt lines and conflicting duplicates are errors unless --allow-corrupt.\n");
+}
+
+int pc_cmd_eval_merge(int argc, char **argv) {
+    eval_args a;
+    default_args(&a);
+    const char *inputs[MAX_INPUTS];
+    int n_in = 0, allow_corrupt = 0;
+    for (int i = 1; i < argc; i++) {
+        int c = parse_common(&a, argc, argv, &i);
+        if (c < 0) {
+            fprintf(stderr, "posecrafter eval-merge: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (c > 0) continue;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage_merge(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--allow-corrupt")) {
+            allow_corrupt = 1;
+        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            a.runs = atoi(argv[++i]);
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "posecrafter eval-merge: unknown option '%s'\n", argv[i]);
+            usage_merge(stderr);
+            return 2;
+        } else if (n_in < MAX_INPUTS) {
+            inputs[n_in++] = argv[i];
+        }
+    }
+    if (!n_in) {
+        usage_merge(stderr);
+        return 2;
+    }
+    pc_error err;
+    pc_eval_result *all = NULL;
+    size_t n_all = 0, corrupt_total = 0;
+    int rc = 0;
+    for (int k = 0; k < n_in && rc == 0; k++) {
+        pc_eval_result *rs;
+        size_t n, nc;
+        FILE *probe = fopen(inputs[k], "r");
+        if (!probe) {
+            fprintf(stderr, "posecrafter eval-merge: cannot open %s\n", inputs[k]);
+            rc = 1;
+            break;
+        }
+        fclose(probe);
+        if (pc_eval_results_read(&rs, &n, &nc, inputs[k], stderr, &err) != PC_OK) {
+            fprintf(stderr, "posecrafter eval-merge: %s\n", err.msg);
+            rc = 1;
+            break;
+        }
+        corrupt_total += nc;
+        pc_eval_result *grown = (pc_eval_result *)realloc(all, (n_all + n + 1) * sizeof(*all));
+        if (!grown) {
+            free(rs);
+            rc = 1;
+            break;
+        }
+        all = grown;
+        // duplicates: same (id, method, run) twice
+        for (size_t i = 0; i < n; i++) {
+            int dup = -1;
+            for (size_t j = 0; j < n_all; j++)
+                if (all[j].run == rs[i].run && !strcmp(all[j].id, rs[i].id) && !strcmp(all[j].method, rs[i].method)) {
+                    dup = (int)j;
+                    break;
+                }
+            if (dup >= 0) {
+                int same = all[dup].ok == rs[i].ok && all[dup].err_R == rs[i].err_R && all[dup].err_t == rs[i].err_t;
+                fprintf(stderr, "posecrafter eval-merge: duplicate result for '%s' (%s, run %d) in %s%s\n", rs[i].id,
+                        rs[i].method, rs[i].run, inputs[k], same ? " (identical, kept once)" : " (CONFLICTING values)");
+                if (!same && !allow_corrupt) rc = 1;
+                continue;
+            }
+            all[n_all++] = rs[i];
+        }
+        free(rs);
+    }
+    if (corrupt_total && !allow_corrupt) {
+        fprintf(stderr, "posecrafter eval-merge: %zu corrupt line(s); fix or re-run those pairs (--allow-corrupt to ignore)\n",
+                corrupt_total);
+        rc = 1;
+    }
+    if (rc == 0 && a.pairs_path) {
+        pc_eval_pair *pairs;
+        size_t np;
+        if (pc_eval_pairs_load(&pairs, &np, a.pairs_path, a.root, &err) != PC_OK) {
+            fprintf(stderr, "posecrafter eval-merge: %s\n", err.msg);
+            rc = 1;
+        } else {
+            size_t missing = 0;
+            // every method present must cover every pair x run
+            for (size_t m = 0; m < n_all; m++) {
+                int first = 1;
+                for (size_t j = 0; j < m; j++) first &= strcmp(all[j].method, all[m].method) != 0;
+                if (!first) continue;
+                for (size_t p = 0; p < np; p++)
+                    for (int run = 0; run < a.runs; run++)
+                        if (!result_done(all, n_all, pairs[p].id, all[m].method, run)) {
+                            if (missing < 20)
+                                fprintf(stderr, "posecrafter eval-merge: missing: %s pair %zu '%s' run %d\n", all[m].method,
+                                        p + 1, pairs[p].id, run);
+                            missing++;
+                        }
+            }
+            if (missing) {
+                fprintf(stderr, "posecrafter eval-merge: %zu result(s) missing\n", missing);
+                rc = 1;
+            }
+            pc_eval_pairs_free(pairs);
+        }
+    }
+    if (rc == 0) {
+        result_set rs = {all, n_all};
+        rc = write_tables(&rs, &a);
+    }
+    free(all);
+    return rc;
+}
