@@ -579,3 +579,61 @@ int pc_cmd_eval_merge(int argc, char **argv) {
     free(all);
     return rc;
 }
+
+// ---- eval-convert -------------------------------------------------------------------
+
+int pc_cmd_eval_convert(int argc, char **argv) {
+    const char *format = NULL, *root = NULL, *out = NULL;
+    double lo = 50, hi = 90;
+    int max_pairs = 0, stride = 1;
+    unsigned long long seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            printf("usage: posecrafter eval-convert FORMAT ROOT -o PAIRS.jsonl [--yaw LO:HI] [--max-pairs N] [--seed S]\n"
+                   "                                [--stride K]\n"
+                   "  FORMAT: cambridge | scannet | dl3dv | navi, each read as its publisher lays it out (docs/EVAL.md).\n"
+                   "  Writes every pair within a scene whose ground-truth relative yaw is in [LO, HI] (default 50:90),\n"
+                   "  or a seeded random subset of N per scene. Image paths are relative to ROOT (use eval --root ROOT).\n"
+                   "  --stride K (scannet): use every K-th frame.\n");
+            return 0;
+        } else if (!strcmp(o, "-o") && v) {
+            out = v, i++;
+        } else if (!strcmp(o, "--yaw") && v) {
+            char extra;
+            if (sscanf(v, "%lf:%lf%c", &lo, &hi, &extra) != 2 || !(lo < hi)) {
+                fprintf(stderr, "posecrafter eval-convert: --yaw wants LO:HI\n");
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(o, "--max-pairs") && v) {
+            max_pairs = atoi(v), i++;
+        } else if (!strcmp(o, "--seed") && v) {
+            seed = strtoull(v, NULL, 10), i++;
+        } else if (!strcmp(o, "--stride") && v) {
+            stride = atoi(v), i++;
+        } else if (o[0] == '-') {
+            fprintf(stderr, "posecrafter eval-convert: unknown or incomplete option '%s'\n", o);
+            return 2;
+        } else if (!format) {
+            format = o;
+        } else if (!root) {
+            root = o;
+        } else {
+            fprintf(stderr, "posecrafter eval-convert: unexpected argument '%s'\n", o);
+            return 2;
+        }
+    }
+    if (!format || !root || !out) {
+        fprintf(stderr, "usage: posecrafter eval-convert FORMAT ROOT -o PAIRS.jsonl (see --help)\n");
+        return 2;
+    }
+    pc_error err;
+    size_t n;
+    if (pc_eval_convert(format, root, out, lo, hi, max_pairs, seed, stride, &n, &err) != PC_OK) {
+        fprintf(stderr, "posecrafter eval-convert: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr, "wrote %zu pairs to %s (evaluate with: posecrafter eval --pairs %s --root %s ...)\n", n, out, out, root);
+    return 0;
+}

@@ -78,6 +78,18 @@ pc_status pc_eval_results_read(pc_eval_result **out, size_t *n, size_t *n_corrup
  * right, one colour per method with a legend. */
 pc_status pc_eval_plot_png(const char *path, const pc_eval_result *r, size_t n, pc_error *err);
 
+/* Convert a dataset as its publisher lays it out into a JSON-lines pair
+ * manifest (docs/EVAL.md) with paths relative to root:
+ *   "cambridge": <scene>/dataset_test.txt (+ reconstruction.nvm focals; else f = 1670, 1920x1080)
+ *   "scannet":   <scene>/{color/N.jpg, pose/N.txt, intrinsic/intrinsic_color.txt}, every stride-th frame
+ *   "dl3dv":     [<scene>/]transforms.json (nerfstudio, OpenGL axes)
+ *   "navi":      <object>/{multiview*,video*}/annotations.json
+ * Pairs: all (i < j) within a scene whose ground-truth relative yaw lies in
+ * [yaw_lo, yaw_hi]; when max_pairs > 0, a seeded random subset of that many
+ * per scene. */
+pc_status pc_eval_convert(const char *format, const char *root, const char *out_path, double yaw_lo, double yaw_hi,
+                          int max_pairs, uint64_t seed, int stride, size_t *n_written, pc_error *err);
+
 #ifdef __cplusplus
 }
 #endif
