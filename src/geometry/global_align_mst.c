@@ -1,0 +1,484 @@
+// MST initialisation of the global alignment (dust3r/cloud_opt/init_im_poses.py: minimum_spanning_tree),
+// plus the small solvers it needs: weighted Umeyama (roma.rigid_points_registration), the Weiszfeld focal
+// estimate (dust3r.post_process.estimate_focal_knowing_depth) and roma's rotmat_to_unitquat.
+#include "geometry/global_align_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/common.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+// ---- 3x3 SVD via Jacobi on A^T A ------------------------------------------------
+
+static void jacobi_eig3(double A[9], double V[9]) {
+    for (int i = 0; i < 9; i++) V[i] = (i % 4 == 0) ? 1 : 0;
+    for (int sweep = 0; sweep < 50; sweep++) {
+        double off = fabs(A[1]) + fabs(A[2]) + fabs(A[5]);
+        double diag = fabs(A[0]) + fabs(A[4]) + fabs(A[8]);
+        if (off <= 1e-300 || off < 1e-17 * diag) break;
+        for (int p = 0; p < 2; p++)
+            for (int q = p + 1; q < 3; q++) {
+                double apq = A[p * 3 + q];
+                if (fabs(apq) < 1e-300) continue;
+                double app = A[p * 3 + p], aqq = A[q * 3 + q];
+                double theta = (aqq - app) / (2 * apq);
+                double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < 3; k++) { // A = J^T A J
+                    double akp = A[k * 3 + p], akq = A[k * 3 + q];
+                    A[k * 3 + p] = c * akp - s * akq;
+                    A[k * 3 + q] = s * akp + c * akq;
+                }
+                for (int k = 0; k < 3; k++) {
+                    double apk = A[p * 3 + k], aqk = A[q * 3 + k];
+                    A[p * 3 + k] = c * apk - s * aqk;
+                    A[q * 3 + k] = s * apk + c * aqk;
+                }
+                for (int k = 0; k < 3; k++) {
+                    double vkp = V[k * 3 + p], vkq = V[k * 3 + q];
+                    V[k * 3 + p] = c * vkp - s * vkq;
+                    V[k * 3 + q] = s * vkp + c * vkq;
+                }
+            }
+    }
+}
+
+static void cross3(double o[3], const double a[3], const double b[3]) {
+    o[0] = a[1] * b[2] - a[2] * b[1];
+    o[1] = a[2] * b[0] - a[0] * b[2];
+    o[2] = a[0] * b[1] - a[1] * b[0];
+}
+
+static double norm3(const double a[3]) { return sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]); }
+
+// Any unit vector orthogonal to a (unit).
+static void ortho3(double o[3], const double a[3]) {
+    double e[3] = {0, 0, 0};
+    int m = fabs(a[0]) < fabs(a[1]) ? (fabs(a[0]) < fabs(a[2]) ? 0 : 2) : (fabs(a[1]) < fabs(a[2]) ? 1 : 2);
+    e[m] = 1;
+    cross3(o, a, e);
+    double n = norm3(o);
+    for (int k = 0; k < 3; k++) o[k] /= n;
+}
+
+void pc_ga_svd3_special(double U[9], double S[3], double V[9], const double A[9]) {
+    double AtA[9];
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            AtA[r * 3 + c] = A[r] * A[c] + A[3 + r] * A[3 + c] + A[6 + r] * A[6 + c];
+    double Vj[9];
+    jacobi_eig3(AtA, Vj);
+    double lam[3] = {AtA[0], AtA[4], AtA[8]};
+    int ord[3] = {0, 1, 2};
+    for (int a = 0; a < 3; a++)
+        for (int b = a + 1; b < 3; b++)
+            if (lam[ord[b]] > lam[ord[a]]) {
+                int t = ord[a];
+                ord[a] = ord[b];
+                ord[b] = t;
+            }
+    double v[3][3], u[3][3];
+    for (int k = 0; k < 3; k++)
+        for (int r = 0; r < 3; r++) v[k][r] = Vj[r * 3 + ord[k]];
+    // det(V) = +1
+    double c01[3];
+    cross3(c01, v[0], v[1]);
+    if (c01[0] * v[2][0] + c01[1] * v[2][1] + c01[2] * v[2][2] < 0)
+        for (int r = 0; r < 3; r++) v[2][r] = -v[2][r];
+    // u_k = A v_k / |A v_k| for the two largest, u_3 = u_1 x u_2
+    for (int k = 0; k < 2; k++) {
+        for (int r = 0; r < 3; r++) u[k][r] = A[r * 3] * v[k][0] + A[r * 3 + 1] * v[k][1] + A[r * 3 + 2] * v[k][2];
+        if (k == 1) { // Gram-Schmidt against u_0
+            double d = u[1][0] * u[0][0] + u[1][1] * u[0][1] + u[1][2] * u[0][2];
+            for (int r = 0; r < 3; r++) u[1][r] -= d * u[0][r];
+        }
+        double n = norm3(u[k]);
+        if (n > 1e-300) {
+            for (int r = 0; r < 3; r++) u[k][r] /= n;
+        } else if (k == 0) {
+            u[0][0] = 1, u[0][1] = 0, u[0][2] = 0;
+        } else {
+            ortho3(u[1], u[0]);
+        }
+    }
+    cross3(u[2], u[0], u[1]);
+    for (int k = 0; k < 3; k++) {
+        double Av[3];
+        for (int r = 0; r < 3; r++) Av[r] = A[r * 3] * v[k][0] + A[r * 3 + 1] * v[k][1] + A[r * 3 + 2] * v[k][2];
+        S[k] = Av[0] * u[k][0] + Av[1] * u[k][1] + Av[2] * u[k][2];
+    }
+    for (int r = 0; r < 3; r++)
+        for (int k = 0; k < 3; k++) {
+            U[r * 3 + k] = u[k][r];
+            V[r * 3 + k] = v[k][r];
+        }
+}
+
+int pc_ga_register(double R[9], double T[3], double *s, const float *x, const float *y, const float *w, int64_t n) {
+    double sw = 0, xm[3] = {0}, ym[3] = {0};
+    for (int64_t p = 0; p < n; p++) {
+        double wp = w ? w[p] : 1.0;
+        sw += wp;
+        for (int c = 0; c < 3; c++) {
+            xm[c] += wp * x[p * 3 + c];
+            ym[c] += wp * y[p * 3 + c];
+        }
+    }
+    if (!(sw > 0) || !isfinite(sw)) return 0;
+    for (int c = 0; c < 3; c++) {
+        xm[c] /= sw;
+        ym[c] /= sw;
+    }
+    double M[9] = {0}, sig2 = 0;
+    for (int64_t p = 0; p < n; p++) {
+        double wp = (w ? w[p] : 1.0) / sw;
+        double xh[3], yh[3];
+        for (int c = 0; c < 3; c++) {
+            xh[c] = x[p * 3 + c] - xm[c];
+            yh[c] = y[p * 3 + c] - ym[c];
+        }
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++) M[r * 3 + c] += wp * yh[r] * xh[c];
+        sig2 += wp * (xh[0] * xh[0] + xh[1] * xh[1] + xh[2] * xh[2]);
+    }
+    double U[9], S[3], V[9];
+    pc_ga_svd3_special(U, S, V, M);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            R[r * 3 + c] = U[r * 3] * V[c * 3] + U[r * 3 + 1] * V[c * 3 + 1] + U[r * 3 + 2] * V[c * 3 + 2];
+    double sc = sig2 > 0 ? (S[0] + S[1] + S[2]) / sig2 : 1.0;
+    for (int r = 0; r < 3; r++) T[r] = ym[r] - sc * (R[r * 3] * xm[0] + R[r * 3 + 1] * xm[1] + R[r * 3 + 2] * xm[2]);
+    *s = sc;
+    return isfinite(sc) && isfinite(T[0]) && isfinite(T[1]) && isfinite(T[2]);
+}
+
+double pc_ga_estimate_focal(const float *pts, int H, int W, double ppx, double ppy, double min_focal,
+                            double max_focal) {
+    int64_t n = (int64_t)H * W;
+    // dust3r: estimate_focal_knowing_depth(focal_mode='weiszfeld'); pixels centred on pp
+    double sxp = 0, sxx = 0;
+    for (int64_t p = 0; p < n; p++) {
+        double ax = (float)(pts[p * 3] / pts[p * 3 + 2]), ay = (float)(pts[p * 3 + 1] / pts[p * 3 + 2]);
+        if (!isfinite(ax)) ax = 0; // nan_to_num(posinf=0, neginf=0)
+        if (!isfinite(ay)) ay = 0;
+        double px = (double)(p % W) - ppx, py = (double)(p / W) - ppy;
+        sxp += ax * px + ay * py;
+        sxx += ax * ax + ay * ay;
+    }
+    double focal = sxp / sxx;
+    for (int it = 0; it < 10; it++) {
+        double a = 0, b = 0;
+        for (int64_t p = 0; p < n; p++) {
+            double ax = (float)(pts[p * 3] / pts[p * 3 + 2]), ay = (float)(pts[p * 3 + 1] / pts[p * 3 + 2]);
+            if (!isfinite(ax)) ax = 0;
+            if (!isfinite(ay)) ay = 0;
+            double px = (double)(p % W) - ppx, py = (double)(p / W) - ppy;
+            double dx = px - focal * ax, dy = py - focal * ay;
+            double dis = sqrt(dx * dx + dy * dy);
+            double w = 1.0 / (dis > 1e-8 ? dis : 1e-8);
+            a += w * (ax * px + ay * py);
+            b += w * (ax * ax + ay * ay);
+        }
+        focal = a / b;
+    }
+    double base = PC_MAX(H, W) / (2 * tan(60.0 * M_PI / 180.0 / 2));
+    if (focal < min_focal * base) focal = min_focal * base;
+    if (focal > max_focal * base) focal = max_focal * base;
+    return focal;
+}
+
+void pc_ga_rotmat_to_quat(double q[4], const double m[9]) {
+    double dec[4] = {m[0], m[4], m[8], m[0] + m[4] + m[8]};
+    int choice = 0;
+    for (int k = 1; k < 4; k++)
+        if (dec[k] > dec[choice]) choice = k;
+    if (choice != 3) {
+        int i = choice, j = (i + 1) % 3, k = (j + 1) % 3;
+        q[i] = 1 - dec[3] + 2 * m[i * 3 + i];
+        q[j] = m[j * 3 + i] + m[i * 3 + j];
+        q[k] = m[k * 3 + i] + m[i * 3 + k];
+        q[3] = m[k * 3 + j] - m[j * 3 + k];
+    } else {
+        q[0] = m[7] - m[5];
+        q[1] = m[2] - m[6];
+        q[2] = m[3] - m[1];
+        q[3] = 1 + dec[3];
+    }
+    double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+    for (int c = 0; c < 4; c++) q[c] /= n;
+}
+
+// dust3r: init_im_poses.estimate_focal (weiszfeld, clipped to [0.5, 3.5] x the 60-degree focal)
+static double estimate_focal(const pc_align *ga, const float *pts, int k) {
+    return pc_ga_estimate_focal(pts, ga->H[k], ga->W[k], ga->W[k] / 2.0, ga->H[k] / 2.0, 0.5, 3.5);
+}
+
+void pc_align_mst_free(pc_align_mst *mst) {
+    if (!mst) return;
+    if (mst->pts3d)
+        for (int k = 0; k < mst->n_views; k++) free(mst->pts3d[k]);
+    free(mst->pts3d);
+    free(mst->tree);
+    free(mst->focals);
+    free(mst->c2w);
+    free(mst->pnp);
+    memset(mst, 0, sizeof(*mst));
+}
+
+typedef struct {
+    double score;
+    int i, j;
+} scored_edge;
+
+static int find_root(int *par, int a) {
+    while (par[a] != a) a = par[a] = par[par[a]];
+    return a;
+}
+
+// pts (n,3) = s R x + T
+static void apply_srt(float *out, const float *x, int64_t n, double s, const double R[9], const double T[3]) {
+    for (int64_t p = 0; p < n; p++) {
+        double a = x[p * 3], b = x[p * 3 + 1], c = x[p * 3 + 2];
+        for (int r = 0; r < 3; r++)
+            out[p * 3 + r] = (float)(s * (R[r * 3] * a + R[r * 3 + 1] * b + R[r * 3 + 2] * c) + T[r]);
+    }
+}
+
+pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
+    int N = ga->N, E = ga->E;
+    memset(mst, 0, sizeof(*mst));
+    mst->n_views = N;
+    mst->pts3d = (float **)calloc((size_t)N, sizeof(float *));
+    mst->tree = (int(*)[2])calloc((size_t)N, sizeof(*mst->tree));
+    mst->focals = (double *)calloc((size_t)N, sizeof(double));
+    mst->c2w = (double(*)[16])calloc((size_t)N, sizeof(*mst->c2w));
+    mst->pnp = (int *)calloc((size_t)N, sizeof(int));
+    int *have_pose = (int *)calloc((size_t)N, sizeof(int));
+    int *done = (int *)calloc((size_t)N, sizeof(int));
+    int *par = (int *)calloc((size_t)N, sizeof(int));
+    scored_edge *all = (scored_edge *)calloc((size_t)E, sizeof(scored_edge));
+    scored_edge *todo = (scored_edge *)calloc((size_t)N + 1, sizeof(scored_edge));
+    int *edge_of = (int *)calloc((size_t)N * N, sizeof(int));
+    int *order = (int *)calloc((size_t)E, sizeof(int));
+    pc_status st = PC_OK;
+    if (!mst->pts3d || !mst->tree || !mst->focals || !mst->c2w || !mst->pnp || !have_pose || !done || !par ||
+        !all || !todo || !edge_of || !order) {
+        st = pc_err(err, PC_ERR_MEMORY, "align: out of memory in MST");
+        goto out;
+    }
+    for (int k = 0; k < N; k++) {
+        mst->pts3d[k] = (float *)calloc((size_t)ga->hw[k] * 3, sizeof(float));
+        if (!mst->pts3d[k]) {
+            st = pc_err(err, PC_ERR_MEMORY, "align: out of memory in MST");
+            goto out;
+        }
+    }
+    // dust3r: compute_edge_scores -> dok graph of -score (a later duplicate (i,j) overwrites)
+    for (int q = 0; q < N * N; q++) edge_of[q] = -1;
+    for (int e = 0; e < E; e++) {
+        const pc_align_edge *ed = &ga->edges[e];
+        double a = 0, b = 0;
+        for (int64_t p = 0; p < ga->hw[ed->i]; p++) a += ed->conf_i[p];
+        for (int64_t p = 0; p < ga->hw[ed->j]; p++) b += ed->conf_j[p];
+        float ma = (float)(a / ga->hw[ed->i]), mb = (float)(b / ga->hw[ed->j]);
+        all[e].score = (double)(ma * mb);
+        all[e].i = ed->i;
+        all[e].j = ed->j;
+        edge_of[ed->i * N + ed->j] = e;
+    }
+    // scipy minimum_spanning_tree on -score: Kruskal over the entries in CSR (row-major) order, stable-sorted
+    // by weight; kept entries come back row-major (tocoo).
+    int nent = 0;
+    for (int q = 0; q < N * N; q++)
+        if (edge_of[q] >= 0) order[nent++] = edge_of[q];
+    for (int a = 1; a < nent; a++) { // stable insertion sort by -score ascending
+        int v = order[a], b = a - 1;
+        while (b >= 0 && -all[order[b]].score > -all[v].score) {
+            order[b + 1] = order[b];
+            b--;
+        }
+        order[b + 1] = v;
+    }
+    for (int k = 0; k < N; k++) par[k] = k;
+    int *kept = (int *)calloc((size_t)N * N, sizeof(int));
+    if (!kept) {
+        st = pc_err(err, PC_ERR_MEMORY, "align: out of memory in MST");
+        goto out;
+    }
+    for (int a = 0; a < nent; a++) {
+        int e = order[a];
+        int ri = find_root(par, all[e].i), rj = find_root(par, all[e].j);
+        if (ri == rj) continue;
+        par[ri] = rj;
+        kept[all[e].i * N + all[e].j] = 1;
+    }
+    int ntodo = 0;
+    for (int q = 0; q < N * N; q++)
+        if (kept[q]) todo[ntodo++] = all[edge_of[q]];
+    free(kept);
+    // todo = sorted(zip(score, row, col)) ascending
+    for (int a = 1; a < ntodo; a++) {
+        scored_edge v = todo[a];
+        int b = a - 1;
+        while (b >= 0 && (todo[b].score > v.score ||
+                          (todo[b].score == v.score && (todo[b].i > v.i || (todo[b].i == v.i && todo[b].j > v.j))))) {
+            todo[b + 1] = todo[b];
+            b--;
+        }
+        todo[b + 1] = v;
+    }
+    if (ntodo != N - 1) {
+        st = pc_err(err, PC_ERR_ARG, "align: the pair graph is not connected (%d tree edges for %d views)", ntodo, N);
+        goto out;
+    }
+    // init with the strongest edge
+    scored_edge cur = todo[--ntodo];
+    int last_e = edge_of[cur.i * N + cur.j]; // upstream's i_j variable
+    const pc_align_edge *ed = &ga->edges[last_e];
+    memcpy(mst->pts3d[cur.i], ed->pts_i, (size_t)ga->hw[cur.i] * 3 * sizeof(float));
+    memcpy(mst->pts3d[cur.j], ed->pts_j, (size_t)ga->hw[cur.j] * 3 * sizeof(float));
+    done[cur.i] = done[cur.j] = 1;
+    for (int q = 0; q < 16; q++) mst->c2w[cur.i][q] = (q % 5 == 0);
+    have_pose[cur.i] = 1;
+    mst->focals[cur.i] = estimate_focal(ga, ed->pts_i, cur.i);
+    mst->tree[mst->n_tree][0] = cur.i;
+    mst->tree[mst->n_tree++][1] = cur.j;
+    int guard = 0;
+    while (ntodo > 0) {
+        cur = todo[--ntodo];
+        int i = cur.i, j = cur.j;
+        // upstream quirk: uses the i_j of the previous edge
+        if (mst->focals[i] == 0) mst->focals[i] = estimate_focal(ga, ga->edges[last_e].pts_i, ga->edges[last_e].i);
+        if (done[i] || done[j]) {
+            last_e = edge_of[i * N + j];
+            ed = &ga->edges[last_e];
+            double R[9], T[3], s;
+            int ok;
+            if (done[i]) {
+                ok = pc_ga_register(R, T, &s, ed->pts_i, mst->pts3d[i], ed->conf_i, ga->hw[i]);
+                if (ok) apply_srt(mst->pts3d[j], ed->pts_j, ga->hw[j], s, R, T);
+                done[j] = 1;
+            } else {
+                ok = pc_ga_register(R, T, &s, ed->pts_j, mst->pts3d[j], ed->conf_j, ga->hw[j]);
+                if (ok) apply_srt(mst->pts3d[i], ed->pts_i, ga->hw[i], s, R, T);
+                done[i] = 1;
+            }
+            if (!ok) {
+                st = pc_err(err, PC_ERR_NUMERIC, "align: MST registration of edge (%d,%d) failed", i, j);
+                goto out;
+            }
+            mst->tree[mst->n_tree][0] = i;
+            mst->tree[mst->n_tree++][1] = j;
+            if (!have_pose[i]) {
+                for (int r = 0; r < 3; r++) {
+                    for (int c = 0; c < 3; c++) mst->c2w[i][r * 4 + c] = R[r * 3 + c];
+                    mst->c2w[i][r * 4 + 3] = T[r];
+                }
+                mst->c2w[i][15] = 1;
+                have_pose[i] = 1;
+            }
+        } else {
+            // try again later: insert at the front
+            memmove(todo + 1, todo, (size_t)ntodo * sizeof(scored_edge));
+            todo[0] = cur;
+            ntodo++;
+            if (++guard > 4 * N * N) {
+                st = pc_err(err, PC_ERR_ARG, "align: MST traversal does not terminate");
+                goto out;
+            }
+        }
+    }
+    // complete the focals from the edges, best score first (np.argsort of -score over dict order)
+    for (int e = 0; e < E; e++) order[e] = e;
+    for (int a = 1; a < E; a++) {
+        int v = order[a], b = a - 1;
+        while (b >= 0 && -all[order[b]].score > -all[v].score) {
+            order[b + 1] = order[b];
+            b--;
+        }
+        order[b + 1] = v;
+    }
+    for (int a = 0; a < E; a++) {
+        int e = order[a];
+        // skip overwritten duplicates: only the dict's entry counts
+        if (edge_of[all[e].i * N + all[e].j] != e) continue;
+        int i = all[e].i;
+        if (mst->focals[i] == 0) mst->focals[i] = estimate_focal(ga, ga->edges[e].pts_i, i);
+    }
+    // PnP-RANSAC for views without a pose (dust3r: fast_pnp)
+    for (int k = 0; k < N; k++) {
+        if (have_pose[k]) continue;
+        int H = ga->H[k], W = ga->W[k];
+        int64_t cnt = 0;
+        for (int64_t p = 0; p < ga->hw[k]; p++) cnt += ga->im_conf[k][p] > ga->o.min_conf_thr;
+        int ok = 0;
+        if (cnt >= 4) {
+            float *X = (float *)malloc((size_t)cnt * 3 * sizeof(float));
+            float *uv = (float *)malloc((size_t)cnt * 2 * sizeof(float));
+            if (!X || !uv) {
+                free(X);
+                free(uv);
+                st = pc_err(err, PC_ERR_MEMORY, "align: out of memory in PnP");
+                goto out;
+            }
+            int64_t m = 0;
+            for (int64_t p = 0; p < ga->hw[k]; p++)
+                if (ga->im_conf[k][p] > ga->o.min_conf_thr) {
+                    memcpy(X + m * 3, mst->pts3d[k] + p * 3, 3 * sizeof(float));
+                    uv[m * 2] = (float)(p % W);
+                    uv[m * 2 + 1] = (float)(p / W);
+                    m++;
+                }
+            double best_R[9], best_t[3], best_f = 0;
+            int best = 0;
+            int nf = mst->focals[k] > 0 ? 1 : 21;
+            for (int fi = 0; fi < nf; fi++) {
+                double S = PC_MAX(W, H);
+                double f = nf == 1 ? mst->focals[k] : (S / 2) * pow(6.0, fi / 20.0); // np.geomspace(S/2, 3S, 21)
+                double R[9], t[3];
+                int inl = pc_ga_pnp_ransac(R, t, X, uv, cnt, f, W / 2.0, H / 2.0, ga->o.niter_pnp, 5.0,
+                                        ga->o.seed + (uint64_t)k * 1000003u + (uint64_t)fi);
+                if (inl > best) {
+                    best = inl;
+                    memcpy(best_R, R, sizeof(R));
+                    memcpy(best_t, t, sizeof(t));
+                    best_f = f;
+                }
+            }
+            free(X);
+            free(uv);
+            if (best > 0) {
+                // cam-to-world = inv([R | t])
+                for (int r = 0; r < 3; r++) {
+                    for (int c = 0; c < 3; c++) mst->c2w[k][r * 4 + c] = best_R[c * 3 + r];
+                    mst->c2w[k][r * 4 + 3] =
+                        -(best_R[0 * 3 + r] * best_t[0] + best_R[1 * 3 + r] * best_t[1] + best_R[2 * 3 + r] * best_t[2]);
+                }
+                mst->c2w[k][15] = 1;
+                mst->focals[k] = best_f;
+                ok = 1;
+                mst->pnp[k] = 1;
+            }
+        }
+        if (!ok) {
+            for (int q = 0; q < 16; q++) mst->c2w[k][q] = (q % 5 == 0);
+            mst->pnp[k] = 2;
+        }
+        have_pose[k] = 1;
+    }
+out:
+    free(have_pose);
+    free(done);
+    free(par);
+    free(all);
+    free(todo);
+    free(edge_of);
+    free(order);
+    if (st != PC_OK) pc_align_mst_free(mst);
+    return st;
+}

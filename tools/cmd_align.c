@@ -1,0 +1,405 @@
+// posecrafter align: DUSt3R global alignment of N views (dust3r: global_aligner + compute_global_alignment).
+//
+//   posecrafter align --pairs DIR [-o OUT] [--graph G] [--niter 300] [--lr 0.01] [--schedule cosine|linear]
+//                     [--min-conf 3] [--threads N]
+//   posecrafter align --model M.pth img1 ... imgN -o OUT [--size 512] [--graph G] [same options]
+//     (load_images(size) preprocessing, make_pairs(G, symmetrize), DUSt3R inference via pc_dust3r_pairs; the
+//      PLY carries the preprocessed images' colours)
+//
+// --pairs DIR reads saved pairwise predictions (all views the same size H x W):
+//   DIR/edges.npy         (E, 2) int64 or int32   (i, j) = (view1, view2) of each prediction
+//   DIR/pred1_pts3d.npy   (E, H, W, 3) float32    view i's points in camera i's frame
+//   DIR/pred1_conf.npy    (E, H, W) float32
+//   DIR/pred2_pts3d.npy   (E, H, W, 3) float32    view j's points in camera i's frame
+//   DIR/pred2_conf.npy    (E, H, W) float32
+//   DIR/names.txt         optional, one image file name per line (N lines)
+// N = 1 + the largest index in edges. With --graph, only the pairs of that scene graph (dust3r: make_pairs,
+// symmetrized) are used, in the graph's order; each must be present in edges.npy. Two views with the two
+// symmetric edges use PairViewer (as upstream's demo does), more use PointCloudOptimizer with MST init.
+// Writes OUT/cameras.json, OUT/cameras.txt, OUT/images.txt, OUT/points3D.txt (COLMAP text, IMAGE_ID = 1..N in
+// view order) and OUT/points.ply (world points of pixels with im_conf > min-conf).
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "core/common.h"
+#include "posecrafter.h"
+
+static void align_usage(FILE *f) {
+    fprintf(f,
+            "usage: posecrafter align --pairs DIR [-o OUT] [--graph complete|swin-K|logwin-K|oneref-ID]\n"
+            "                         [--niter 300] [--lr 0.01] [--schedule cosine|linear] [--min-conf 3] [--threads N]\n"
+            "       posecrafter align --model M.pth img1 ... imgN [-o OUT] [--size 512] [--graph complete] [same options]\n"
+            "--pairs DIR: edges.npy (E,2), pred1_pts3d.npy (E,H,W,3), pred1_conf.npy (E,H,W), pred2_pts3d.npy,\n"
+            "             pred2_conf.npy, optional names.txt. Writes cameras.json, COLMAP text model, points.ply.\n");
+}
+
+static int load_npy(pc_tensor *t, const char *dir, const char *name, pc_error *err) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return pc_npy_load(t, path, err) != PC_OK;
+}
+
+// Shared by --pairs and --model: global alignment (or PairViewer) and the writers.
+static int run_align(int N, int *hs, int *ws, pc_align_edge *edges, int n_use, const char *const *names,
+                     const uint8_t *const *rgb, int niter, double lr, const char *sched, double min_conf, int threads,
+                     const char *out) {
+    pc_error err;
+    int rc = 1;
+    pc_pool *pool = NULL;
+    pc_align *ga = NULL;
+    pc_align_result res = {0};
+    float **pts = NULL;
+    uint8_t **masks = NULL;
+    pc_align_input in = {N, hs, ws, n_use, edges};
+    pc_align_opts o;
+    pc_align_opts_default(&o);
+    o.niter = niter;
+    o.lr = lr;
+    o.schedule = strcmp(sched, "linear") ? PC_ALIGN_COSINE : PC_ALIGN_LINEAR;
+    o.min_conf_thr = (float)min_conf;
+    if (pc_pool_create(&pool, threads, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    if (pc_align_create(&ga, &in, &o, pool, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    if (N == 2 && n_use == 2) {
+        if (pc_align_pairviewer(&res, &in, &o, &err)) {
+            fprintf(stderr, "align: %s\n", err.msg);
+            goto done;
+        }
+        fprintf(stderr, "align: 2 views: PairViewer\n");
+    } else {
+        double t0 = pc_time_sec(), loss = 0;
+        if (pc_align_init_mst(ga, &err) || pc_align_optimize(ga, NULL, &loss, &err) || pc_align_get_result(&res, ga, &err)) {
+            fprintf(stderr, "align: %s\n", err.msg);
+            goto done;
+        }
+        fprintf(stderr, "align: %d views, %d edges, %d iterations: loss %.6g (%.2f s)\n", N, n_use, niter, loss,
+                pc_time_sec() - t0);
+    }
+    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "align: cannot create %s\n", out);
+        goto done;
+    }
+    if (pc_align_result_pts3d(&pts, &res, hs, ws, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    masks = (uint8_t **)calloc((size_t)N, sizeof(uint8_t *));
+    if (!masks) { fprintf(stderr, "align: out of memory\n"); goto done; }
+    for (int k = 0; k < N; k++) {
+        masks[k] = (uint8_t *)malloc((size_t)hs[k] * ws[k]);
+        if (!masks[k]) { fprintf(stderr, "align: out of memory\n"); goto done; }
+        const float *ic = pc_align_im_conf(ga, k);
+        for (int64_t p = 0; p < (int64_t)hs[k] * ws[k]; p++) masks[k][p] = ic[p] > o.min_conf_thr;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/cameras.json", out);
+    if (pc_align_write_cameras_json(path, &res, hs, ws, (const char *const *)names, &err) ||
+        pc_align_write_colmap(out, &res, hs, ws, (const char *const *)names, (const float *const *)pts, rgb,
+                              (const uint8_t *const *)masks, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    snprintf(path, sizeof(path), "%s/points.ply", out);
+    if (pc_align_write_ply(path, N, hs, ws, (const float *const *)pts, rgb, (const uint8_t *const *)masks, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    for (int k = 0; k < N; k++)
+        printf("view %d %s: focal %.4f  centre (%.5f %.5f %.5f)\n", k, names[k], res.focals[k], res.c2w[k][3],
+               res.c2w[k][7], res.c2w[k][11]);
+    rc = 0;
+done:
+    if (pts)
+        for (int k = 0; k < N; k++) free(pts[k]);
+    free(pts);
+    if (masks)
+        for (int k = 0; k < N; k++) free(masks[k]);
+    free(masks);
+    pc_align_result_free(&res);
+    pc_align_free(ga);
+    pc_pool_free(pool);
+    return rc;
+}
+
+// --model: DUSt3R on the pairs of the scene graph (dust3r: make_pairs + inference), then the alignment.
+static int align_from_model(const char *model, const char **paths, int n, int size, const char *graph, int niter,
+                            double lr, const char *sched, double min_conf, int threads, const char *out) {
+    pc_error err;
+    int rc = 1, np = 0;
+    pc_pool *pool = NULL;
+    pc_dust3r *net = NULL;
+    pc_image *u8 = NULL;
+    pc_tensor *x = NULL;
+    const pc_tensor **xp = NULL;
+    int *pairs = NULL, *hs = NULL, *ws = NULL;
+    pc_dust3r_pair_out *outs = NULL;
+    pc_align_edge *edges = NULL;
+    const uint8_t **rgb = NULL;
+    if (n < 2) {
+        fprintf(stderr, "align: --model needs at least 2 images\n");
+        return 2;
+    }
+    int maxp = 2 * n * n + 16;
+    u8 = (pc_image *)calloc((size_t)n, sizeof(pc_image));
+    x = (pc_tensor *)calloc((size_t)n, sizeof(pc_tensor));
+    xp = (const pc_tensor **)calloc((size_t)n, sizeof(pc_tensor *));
+    hs = (int *)calloc((size_t)n, sizeof(int));
+    ws = (int *)calloc((size_t)n, sizeof(int));
+    rgb = (const uint8_t **)calloc((size_t)n, sizeof(uint8_t *));
+    pairs = (int *)calloc((size_t)maxp * 2, sizeof(int));
+    if (!u8 || !x || !xp || !hs || !ws || !rgb || !pairs) {
+        fprintf(stderr, "align: out of memory\n");
+        goto done;
+    }
+    if (pc_pool_create(&pool, threads, &err) || pc_dust3r_load(&net, model, pool, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    for (int k = 0; k < n; k++) {
+        if (pc_dust3r_load_image(&u8[k], &x[k], paths[k], size, 0, &err)) {
+            fprintf(stderr, "align: %s: %s\n", paths[k], err.msg);
+            goto done;
+        }
+        xp[k] = &x[k];
+        hs[k] = u8[k].h;
+        ws[k] = u8[k].w;
+        rgb[k] = u8[k].data;
+    }
+    if (pc_align_make_pairs(pairs, maxp, &np, n, graph, 1, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    outs = (pc_dust3r_pair_out *)calloc((size_t)np, sizeof(pc_dust3r_pair_out));
+    edges = (pc_align_edge *)calloc((size_t)np, sizeof(pc_align_edge));
+    if (!outs || !edges) {
+        fprintf(stderr, "align: out of memory\n");
+        goto done;
+    }
+    double t0 = pc_time_sec();
+    if (pc_dust3r_pairs(net, xp, n, (const int(*)[2])pairs, np, outs, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    fprintf(stderr, "align: DUSt3R on %d pairs: %.2f s\n", np, pc_time_sec() - t0);
+    for (int e = 0; e < np; e++) {
+        int i = pairs[2 * e], j = pairs[2 * e + 1];
+        const pc_dust3r_view_pred *v = outs[e].view;
+        for (int s = 0; s < 2; s++) {
+            int k = s ? j : i;
+            if (v[s].pts3d.dtype != PC_F32 || v[s].conf.dtype != PC_F32 || !pc_tensor_is_contiguous(&v[s].pts3d) ||
+                !pc_tensor_is_contiguous(&v[s].conf) || pc_tensor_numel(&v[s].pts3d) != (int64_t)hs[k] * ws[k] * 3 ||
+                pc_tensor_numel(&v[s].conf) != (int64_t)hs[k] * ws[k]) {
+                fprintf(stderr, "align: DUSt3R output of pair (%d,%d) has an unexpected shape\n", i, j);
+                goto done;
+            }
+        }
+        edges[e] = (pc_align_edge){i, j, (const float *)v[0].pts3d.data, (const float *)v[0].conf.data,
+                                   (const float *)v[1].pts3d.data, (const float *)v[1].conf.data};
+    }
+    pc_pool_free(pool);
+    pool = NULL;
+    net = (pc_dust3r_free(net), NULL);
+    {
+        const char **base = (const char **)calloc((size_t)n, sizeof(char *)); // file names without directories
+        if (!base) {
+            fprintf(stderr, "align: out of memory\n");
+            goto done;
+        }
+        for (int k = 0; k < n; k++) {
+            const char *sl = strrchr(paths[k], '/');
+            base[k] = sl ? sl + 1 : paths[k];
+        }
+        rc = run_align(n, hs, ws, edges, np, base, rgb, niter, lr, sched, min_conf, threads, out);
+        free(base);
+    }
+done:
+    if (outs)
+        for (int e = 0; e < np; e++) pc_dust3r_pair_out_free(&outs[e]);
+    free(outs);
+    free(edges);
+    if (u8)
+        for (int k = 0; k < n; k++) pc_image_free(&u8[k]);
+    if (x)
+        for (int k = 0; k < n; k++) pc_tensor_free(&x[k]);
+    free(u8);
+    free(x);
+    free(xp);
+    free(hs);
+    free(ws);
+    free(rgb);
+    free(pairs);
+    pc_dust3r_free(net);
+    pc_pool_free(pool);
+    return rc;
+}
+
+int pc_cmd_align(int argc, char **argv) {
+    const char *pairs_dir = NULL, *model = NULL, *out = ".", *graph = NULL, *sched = "cosine";
+    int niter = 300, threads = 0;
+    double lr = 0.01, min_conf = 3;
+    int n_img = 0, size = 512;
+    const char **imgs = (const char **)calloc((size_t)argc, sizeof(char *));
+    if (!imgs) return 1;
+    for (int a = 1; a < argc; a++) {
+        const char *s = argv[a];
+        int more = a + 1 < argc;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+            align_usage(stdout);
+            free(imgs);
+            return 0;
+        } else if (!strcmp(s, "--pairs") && more) pairs_dir = argv[++a];
+        else if (!strcmp(s, "--model") && more) model = argv[++a];
+        else if (!strcmp(s, "-o") && more) out = argv[++a];
+        else if (!strcmp(s, "--graph") && more) graph = argv[++a];
+        else if (!strcmp(s, "--niter") && more) niter = atoi(argv[++a]);
+        else if (!strcmp(s, "--lr") && more) lr = atof(argv[++a]);
+        else if (!strcmp(s, "--schedule") && more) sched = argv[++a];
+        else if (!strcmp(s, "--min-conf") && more) min_conf = atof(argv[++a]);
+        else if (!strcmp(s, "--threads") && more) threads = atoi(argv[++a]);
+        else if (!strcmp(s, "--size") && more) size = atoi(argv[++a]);
+        else if (s[0] == '-') {
+            fprintf(stderr, "align: unknown or incomplete option '%s'\n", s);
+            align_usage(stderr);
+            free(imgs);
+            return 2;
+        } else imgs[n_img++] = s;
+    }
+    if (niter < 0 || niter > 1000000 || !(lr > 0) || (strcmp(sched, "cosine") && strcmp(sched, "linear"))) {
+        fprintf(stderr, "align: bad --niter/--lr/--schedule\n");
+        free(imgs);
+        return 2;
+    }
+    if (model && !pairs_dir) {
+        int r = align_from_model(model, imgs, n_img, size, graph ? graph : "complete", niter, lr, sched, min_conf,
+                                 threads, out);
+        free(imgs);
+        return r;
+    }
+    free(imgs);
+    if (!pairs_dir || n_img > 0) {
+        align_usage(stderr);
+        return 2;
+    }
+    pc_error err;
+    pc_tensor te = {0}, p1 = {0}, c1 = {0}, p2 = {0}, c2 = {0}, te64 = {0};
+    int rc = 1;
+    pc_align_edge *edges = NULL;
+    int *pairs = NULL, *hs = NULL, *ws = NULL;
+    char **names = NULL;
+    int N = 0;
+    if (load_npy(&te, pairs_dir, "edges.npy", &err) || load_npy(&p1, pairs_dir, "pred1_pts3d.npy", &err) ||
+        load_npy(&c1, pairs_dir, "pred1_conf.npy", &err) || load_npy(&p2, pairs_dir, "pred2_pts3d.npy", &err) ||
+        load_npy(&c2, pairs_dir, "pred2_conf.npy", &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    if (pc_tensor_to(&te64, &te, PC_F64, &err)) {
+        fprintf(stderr, "align: edges.npy: %s\n", err.msg);
+        goto done;
+    }
+    int64_t E = te.ndim == 2 && te.shape[1] == 2 ? te.shape[0] : -1;
+    if (E < 1 || E > 100000 || p1.ndim != 4 || p1.dtype != PC_F32 || p1.shape[0] != E || p1.shape[3] != 3 ||
+        c1.ndim != 3 || c1.dtype != PC_F32 || p2.ndim != 4 || p2.dtype != PC_F32 || c2.ndim != 3 || c2.dtype != PC_F32 ||
+        memcmp(p1.shape, p2.shape, 4 * sizeof(int64_t)) || memcmp(c1.shape, c2.shape, 3 * sizeof(int64_t)) ||
+        memcmp(c1.shape, p1.shape, 3 * sizeof(int64_t))) {
+        fprintf(stderr, "align: %s: expected edges (E,2), pred*_pts3d (E,H,W,3) float32, pred*_conf (E,H,W) float32\n",
+                pairs_dir);
+        goto done;
+    }
+    int64_t H = p1.shape[1], W = p1.shape[2], HW = H * W;
+    if (H < 1 || W < 1 || H > 65536 || W > 65536) {
+        fprintf(stderr, "align: bad image size %lldx%lld\n", (long long)W, (long long)H);
+        goto done;
+    }
+    const double *ev = (const double *)te64.data;
+    for (int64_t e = 0; e < 2 * E; e++) {
+        if (ev[e] < 0 || ev[e] > 100000 || ev[e] != (double)(int)ev[e]) {
+            fprintf(stderr, "align: edges.npy has a bad index %g\n", ev[e]);
+            goto done;
+        }
+        if ((int)ev[e] + 1 > N) N = (int)ev[e] + 1;
+    }
+    // edge list: all of edges.npy, or the pairs of --graph in its order
+    int n_use = (int)E;
+    int maxp = 4 * N * N + 16;
+    pairs = (int *)malloc(sizeof(int) * 2 * (size_t)maxp);
+    edges = (pc_align_edge *)calloc((size_t)maxp, sizeof(pc_align_edge));
+    if (!pairs || !edges) goto oom;
+    if (graph) {
+        if (pc_align_make_pairs(pairs, maxp, &n_use, N, graph, 1, &err)) {
+            fprintf(stderr, "align: %s\n", err.msg);
+            goto done;
+        }
+    } else {
+        for (int e = 0; e < n_use; e++) pairs[2 * e] = (int)ev[2 * e], pairs[2 * e + 1] = (int)ev[2 * e + 1];
+    }
+    for (int q = 0; q < n_use; q++) {
+        int found = -1;
+        for (int64_t e = 0; e < E && found < 0; e++)
+            if ((int)ev[2 * e] == pairs[2 * q] && (int)ev[2 * e + 1] == pairs[2 * q + 1]) found = (int)e;
+        if (found < 0) {
+            fprintf(stderr, "align: pair (%d,%d) of graph '%s' is not in edges.npy\n", pairs[2 * q], pairs[2 * q + 1],
+                    graph ? graph : "");
+            goto done;
+        }
+        edges[q] = (pc_align_edge){pairs[2 * q], pairs[2 * q + 1], (const float *)p1.data + (size_t)found * HW * 3,
+                                   (const float *)c1.data + (size_t)found * HW,
+                                   (const float *)p2.data + (size_t)found * HW * 3,
+                                   (const float *)c2.data + (size_t)found * HW};
+    }
+    hs = (int *)malloc(sizeof(int) * (size_t)N);
+    ws = (int *)malloc(sizeof(int) * (size_t)N);
+    names = (char **)calloc((size_t)N, sizeof(char *));
+    if (!hs || !ws || !names) goto oom;
+    for (int k = 0; k < N; k++) hs[k] = (int)H, ws[k] = (int)W;
+    {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/names.txt", pairs_dir);
+        FILE *f = fopen(path, "r");
+        char line[1024];
+        for (int k = 0; k < N; k++) {
+            if (f && fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\r\n")] = 0;
+            } else {
+                snprintf(line, sizeof(line), "view_%d", k);
+            }
+            names[k] = strdup(line);
+            if (!names[k]) {
+                if (f) fclose(f);
+                goto oom;
+            }
+        }
+        if (f) fclose(f);
+    }
+    if (run_align(N, hs, ws, edges, n_use, (const char *const *)names, NULL, niter, lr, sched, min_conf, threads,
+                  out))
+        goto done;
+    rc = 0;
+    goto done;
+oom:
+    fprintf(stderr, "align: out of memory\n");
+done:
+    if (names)
+        for (int k = 0; k < N; k++) free(names[k]);
+    free(names);
+    free(pairs);
+    free(edges);
+    free(hs);
+    free(ws);
+    pc_tensor_free(&te);
+    pc_tensor_free(&te64);
+    pc_tensor_free(&p1);
+    pc_tensor_free(&c1);
+    pc_tensor_free(&p2);
+    pc_tensor_free(&c2);
+    return rc;
+}
