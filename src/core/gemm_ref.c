@@ -1,5 +1,5 @@
-// Reference GEMM and a provisional pc_gemm (to be replaced by the blocked SIMD
-// implementation in gemm.c). Kept tiny and obviously correct.
+// Reference GEMM (double accumulation): what tests compare the blocked SIMD
+// pc_gemm in gemm.c against. Kept tiny and obviously correct.
 #include "core/gemm.h"
 
 static inline double load_el(const pc_mat *m, int64_t r, int64_t c) {
