@@ -53,6 +53,10 @@ const char *pc_checkpoint_meta_key(const pc_checkpoint *ck, size_t i);
 const char *pc_checkpoint_meta_value(const pc_checkpoint *ck, size_t i);
 /* NULL when absent. */
 const char *pc_checkpoint_meta(const pc_checkpoint *ck, const char *key);
+/* DUSt3R's model constructor string, e.g. "AsymmetricCroCo3DStereo(pos_embed='RoPE100', ...)": metadata
+ * "args.model" (torch checkpoints: the argparse.Namespace) or else "args" (safetensors __metadata__, as the
+ * golden files store it). NULL when neither is present. */
+const char *pc_checkpoint_model_args(const pc_checkpoint *ck);
 
 /* ---- writers (atomic: write to "<path>.tmp", then rename) ---- */
 
