@@ -1,10 +1,100 @@
-/* posecrafter public API: dust3r (placeholder until this area lands). */
+/* posecrafter public API: DUSt3R pairwise pointmaps (naver/dust3r AsymmetricCroCo3DStereo, inference only).
+ *
+ * The architecture is read from the checkpoint: the "args.model" string (pos_embed RoPE<freq>, head_type
+ * dpt|linear, output_mode, depth_mode, conf_mode, enc/dec_num_heads) plus tensor shapes (embedding dims,
+ * depths, patch size, MLP and DPT widths). Official .pth checkpoints and safetensors copies both load.
+ *
+ *     pc_dust3r *net;
+ *     pc_error err;
+ *     if (pc_dust3r_load(&net, "DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth", pool, &err) != PC_OK) ...
+ *     pc_image u8a = {0}, u8b = {0};
+ *     pc_tensor a = {0}, b = {0};
+ *     pc_dust3r_load_image(&u8a, &a, "A.jpg", 512, 0, &err);   // (1, 3, H, W) in [-1, 1]
+ *     pc_dust3r_load_image(&u8b, &b, "B.jpg", 512, 0, &err);
+ *     pc_dust3r_pair_out out = {0};
+ *     if (pc_dust3r_pair(net, &a, &b, &out, &err) != PC_OK) ...
+ *     // out.view[0].pts3d (H, W, 3): A's points in camera A's frame; out.view[0].conf (H, W)
+ *     // out.view[1].pts3d (H, W, 3): B's points, also in camera A's frame
+ *     pc_dust3r_pair_out_free(&out);
+ *     pc_dust3r_free(net);
+ *
+ * Like upstream dust3r.model.load_model, inference ignores landscape_only (portrait inputs run as they are)
+ * and treats ManyAR_PatchEmbed as PatchEmbedDust3R. A pc_dust3r holds one activation arena: use one model
+ * per thread (the pool parallelises inside each call). Same inputs and thread count -> bit-identical output.
+ */
 #ifndef POSECRAFTER_DUST3R_H
 #define POSECRAFTER_DUST3R_H
+#include <stdint.h>
 #include "posecrafter/core.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef struct pc_dust3r pc_dust3r;
+
+/* Architecture as parsed from a checkpoint (or given to pc_dust3r_create_random). */
+typedef enum { PC_DUST3R_HEAD_LINEAR = 0, PC_DUST3R_HEAD_DPT = 1 } pc_dust3r_head_type;
+typedef enum { PC_DUST3R_DEPTH_EXP = 0, PC_DUST3R_DEPTH_SQUARE, PC_DUST3R_DEPTH_LINEAR } pc_dust3r_depth_mode;
+typedef enum { PC_DUST3R_CONF_EXP = 0, PC_DUST3R_CONF_SIGMOID, PC_DUST3R_CONF_NONE } pc_dust3r_conf_mode;
+
+typedef struct pc_dust3r_config {
+    int patch;                            /* 16 */
+    int enc_dim, enc_depth, enc_heads;    /* ViT-L: 1024, 24, 16 */
+    int dec_dim, dec_depth, dec_heads;    /* base decoder: 768, 12, 12 */
+    int enc_mlp, dec_mlp;                 /* MLP hidden widths (4 x dim) */
+    float rope_base;                      /* 100 for pos_embed='RoPE100' */
+    float ln_eps;                         /* 1e-6 */
+    pc_dust3r_head_type head;
+    int dpt_layer_dims[4];                /* upstream: 96, 192, 384, 768 */
+    int dpt_feature_dim;                  /* 256 */
+    int dpt_last_dim;                     /* 128 */
+    int dpt_hooks[4];                     /* [0, L*2/4, L*3/4, L], L = dec_depth */
+    pc_dust3r_depth_mode depth_mode;      /* ('exp', -inf, inf) */
+    pc_dust3r_conf_mode conf_mode;        /* ('exp', 1, inf) */
+    float conf_vmin, conf_vmax;           /* 1, inf */
+    int landscape_only;                   /* as stored; inference behaves like upstream load_model (False) */
+} pc_dust3r_config;
+
+/* Load a checkpoint (.pth zip / legacy or .safetensors). pool: borrowed, may be NULL (one thread); it must
+ * outlive the model. Missing or misshaped tensors fail with a message naming the key. */
+pc_status pc_dust3r_load(pc_dust3r **net, const char *path, pc_pool *pool, pc_error *err);
+/* A model with deterministic pseudo-random weights (for benchmarks and tests; no file). cfg gives the
+ * architecture (patch, dims, depths, heads, MLP widths, rope_base, head type and DPT widths, modes; hooks are
+ * derived). Weight matrices are stored as wdtype (PC_F32, PC_F16 or PC_BF16), vectors as F32. */
+pc_status pc_dust3r_create_random(pc_dust3r **net, const pc_dust3r_config *cfg, uint64_t seed, pc_dtype wdtype,
+                                  pc_pool *pool, pc_error *err);
+void pc_dust3r_free(pc_dust3r *net);
+const pc_dust3r_config *pc_dust3r_get_config(const pc_dust3r *net);
+/* Number of parameters bound by the model (mask_token and aliased duplicates not counted). */
+int64_t pc_dust3r_num_params(const pc_dust3r *net);
+
+/* One view's prediction: pts3d (H, W, 3) and conf (H, W), owned float32. */
+typedef struct pc_dust3r_view_pred {
+    pc_tensor pts3d;
+    pc_tensor conf;
+} pc_dust3r_view_pred;
+
+/* view[0]: image 1 in camera 1's frame (pred1); view[1]: image 2's pixels in camera 1's frame
+ * (pred2 'pts3d_in_other_view'). */
+typedef struct pc_dust3r_pair_out {
+    pc_dust3r_view_pred view[2];
+} pc_dust3r_pair_out;
+void pc_dust3r_pair_out_free(pc_dust3r_pair_out *out);
+
+/* Run one ordered pair. img1/img2: pre-normalised float32 images, (1, 3, H, W) or (3, H, W), H and W
+ * multiples of the patch size (both images may differ in size). */
+pc_status pc_dust3r_pair(pc_dust3r *net, const pc_tensor *img1, const pc_tensor *img2, pc_dust3r_pair_out *out,
+                         pc_error *err);
+
+/* Many ordered pairs over a set of images: each image is encoded once and its encoder output is reused by
+ * every pair that contains it (so the symmetric pairs (i, j) and (j, i) cost one encoding each).
+ * pairs: n_pairs x 2 indices into imgs; outs: n_pairs results (free each with pc_dust3r_pair_out_free). */
+pc_status pc_dust3r_pairs(pc_dust3r *net, const pc_tensor *const *imgs, int n_imgs, const int (*pairs)[2],
+                          int n_pairs, pc_dust3r_pair_out *outs, pc_error *err);
+
+/* Current size of the activation arena in bytes. It is sized by a dry run of the forward on the first call
+ * and grows only when a later call needs more (larger images). */
+size_t pc_dust3r_arena_bytes(const pc_dust3r *net);
 
 #ifdef __cplusplus
 }

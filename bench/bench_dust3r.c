@@ -1,0 +1,165 @@
+// DUSt3R ViT-L/512 DPT (DUSt3R_ViTLarge_BaseDecoder_512_dpt architecture) on one 512x384 pair with
+// deterministic random weights generated in memory: seconds, GFLOP/s, peak RSS.
+//
+//   bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small]
+//
+// Compare with bench/bench_dust3r_torch.py (same shapes, torch.nn ops, same thread count).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/common.h"
+#include "core/gemm.h"
+#include "models/dust3r_internal.h"
+#include "posecrafter.h"
+
+static double cpu_sec(void) {  // process CPU time (all threads): robust on a shared, loaded machine
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Wall time per stage, attributed through the model's trace hook (called after each stage).
+typedef struct {
+    double last, enc, dec, head;
+} stage_times;
+
+static void on_stage(void *p, const char *name, const float *data, int ndim, const int64_t *shape) {
+    (void)data, (void)ndim, (void)shape;
+    stage_times *s = (stage_times *)p;
+    double now = pc_time_sec(), dt = now - s->last;
+    s->last = now;
+    if (!strncmp(name, "patch", 5) || !strncmp(name, "enc", 3)) s->enc += dt;
+    else if (!strncmp(name, "dec", 3)) s->dec += dt;
+    else s->head += dt;
+}
+
+// Multiply-adds x 2 of one pair forward (encoder for both images, both decoders, both heads).
+static double forward_flops(const pc_dust3r_config *c, int64_t H, int64_t W) {
+    double p = c->patch, Hp = (double)(H / c->patch), Wp = (double)(W / c->patch), N = Hp * Wp;
+    double E = c->enc_dim, D = c->dec_dim, f = 0;
+    f += 2 * (2 * N * E * 3 * p * p);  // patch embed, 2 images
+    f += 2 * c->enc_depth * (2 * N * E * 3 * E + 4 * N * N * E + 2 * N * E * E + 4 * N * E * c->enc_mlp);
+    f += 2 * (2 * N * E * D);  // decoder_embed
+    f += 2 * c->dec_depth *
+         (2 * N * D * 3 * D + 4 * N * N * D + 2 * N * D * D         // self-attention
+          + 4 * (2 * N * D * D) + 4 * N * N * D + 4 * N * D * c->dec_mlp);  // cross-attention + MLP
+    if (c->head == PC_DUST3R_HEAD_DPT) {
+        const int *L = c->dpt_layer_dims;
+        double F = c->dpt_feature_dim, dt[4] = {E, D, D, D}, hd = 0;
+        double hw[4] = {16 * N, 4 * N, N, ceil(Hp / 2) * ceil(Wp / 2)};
+        for (int k = 0; k < 4; k++) hd += 2 * N * dt[k] * L[k];  // 1x1 projections
+        hd += 2 * N * L[0] * L[0] * 16 + 2 * N * L[1] * L[1] * 4 + 2 * hw[3] * L[3] * L[3] * 9;
+        for (int k = 0; k < 4; k++) hd += 2 * hw[k] * F * L[k] * 9;  // layer_rn
+        for (int k = 0; k < 4; k++) {
+            double n_rcu = k == 3 ? 1 : 2, hwk = k == 3 ? hw[3] : hw[k];
+            hd += n_rcu * 2 * (2 * hwk * F * F * 9) + 2 * (4 * hwk) * F * F;  // RCUs + out_conv
+        }
+        double HW = (double)H * W;
+        hd += 2 * (HW / 4) * (F / 2) * F * 9 + 2 * HW * c->dpt_last_dim * (F / 2) * 9 + 2 * HW * 4 * c->dpt_last_dim;
+        f += 2 * hd;
+    } else {
+        f += 2 * (2 * N * D * 4 * p * p);
+    }
+    return f;
+}
+
+int main(int argc, char **argv) {
+    int threads = 2, runs = 1, small = 0;
+    pc_dtype wdt = PC_F32;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--bf16")) wdt = PC_BF16;
+        else if (!strcmp(argv[i], "--f16")) wdt = PC_F16;
+        else if (!strcmp(argv[i], "--small")) small = 1;  // quick smoke run: ViT-S-sized
+        else {
+            fprintf(stderr, "usage: bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small]\n");
+            return 2;
+        }
+    }
+    if (runs < 1) runs = 1;
+    pc_dust3r_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    // DUSt3R_ViTLarge_BaseDecoder_512_dpt: enc ViT-L, dec ViT-B, upstream create_dpt_head widths
+    cfg.patch = 16;
+    cfg.enc_dim = small ? 384 : 1024, cfg.enc_depth = small ? 12 : 24, cfg.enc_heads = small ? 6 : 16;
+    cfg.dec_dim = small ? 384 : 768, cfg.dec_depth = 12, cfg.dec_heads = small ? 6 : 12;
+    cfg.enc_mlp = 4 * cfg.enc_dim, cfg.dec_mlp = 4 * cfg.dec_dim;
+    cfg.rope_base = 100.0f;
+    cfg.ln_eps = 1e-6f;
+    cfg.head = PC_DUST3R_HEAD_DPT;
+    int ld[4] = {96, 192, 384, 768};
+    memcpy(cfg.dpt_layer_dims, ld, sizeof(ld));
+    cfg.dpt_feature_dim = 256, cfg.dpt_last_dim = 128;
+    cfg.depth_mode = PC_DUST3R_DEPTH_EXP, cfg.conf_mode = PC_DUST3R_CONF_EXP;
+    cfg.conf_vmin = 1.0f, cfg.conf_vmax = INFINITY;
+
+    pc_error err;
+    pc_pool *pool;
+    if (pc_pool_create(&pool, threads, &err) != PC_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    double t0 = pc_time_sec();
+    pc_dust3r *net;
+    if (pc_dust3r_create_random(&net, &cfg, 42, wdt, pool, &err) != PC_OK) {
+        fprintf(stderr, "create: %s\n", err.msg);
+        return 1;
+    }
+    double t_make = pc_time_sec() - t0;
+    const pc_dust3r_config *c = pc_dust3r_get_config(net);
+    int64_t H = 384, W = 512, shape[4] = {1, 3, H, W};
+    pc_tensor img[2];
+    for (int v = 0; v < 2; v++) {
+        if (pc_tensor_alloc(&img[v], PC_F32, 4, shape, &err) != PC_OK) return 1;
+        float *d = (float *)img[v].data;
+        for (int64_t i = 0; i < 3 * H * W; i++) d[i] = sinf(0.001f * (float)i * (float)(v + 1));  // in [-1, 1]
+    }
+    double flops = forward_flops(c, H, W), best = 1e30, first = 0, best_cpu = 1e30;
+    stage_times stt = {0, 0, 0, 0};
+    for (int r = 0; r < runs; r++) {
+        pc_dust3r_pair_out out;
+        if (r == runs - 1) {  // last run: per-stage split (the hook itself costs nothing measurable)
+            pc_dust3r_set_trace(net, on_stage, &stt);
+            stt.last = pc_time_sec();
+        }
+        t0 = pc_time_sec();
+        double c0 = cpu_sec();
+        if (pc_dust3r_pair(net, &img[0], &img[1], &out, &err) != PC_OK) {
+            fprintf(stderr, "forward: %s\n", err.msg);
+            return 1;
+        }
+        double t = pc_time_sec() - t0, tc = cpu_sec() - c0;
+        if (tc < best_cpu) best_cpu = tc;
+        if (r == 0) first = t;
+        if (t < best) best = t;
+        float *p = (float *)out.view[1].pts3d.data;
+        int finite = 1;
+        for (int64_t i = 0; i < H * W * 3; i++) finite &= isfinite(p[i]) != 0;
+        if (!finite) fprintf(stderr, "warning: non-finite outputs\n");
+        pc_dust3r_pair_out_free(&out);
+    }
+    printf("bench_dust3r: %s DPT, enc %dx%d/%dh, dec %dx%d/%dh, %.1fM params (%s weights), pair %lldx%lld, "
+           "%d threads, gemm %s\n",
+           small ? "ViT-S (smoke)" : "ViT-L/512", c->enc_depth, c->enc_dim, c->enc_heads, c->dec_depth, c->dec_dim,
+           c->dec_heads, (double)pc_dust3r_num_params(net) / 1e6, pc_dtype_name(wdt), (long long)W, (long long)H,
+           threads, pc_gemm_isa());
+    printf("| metric | value |\n|---|---|\n");
+    printf("| weight generation | %.2f s |\n", t_make);
+    printf("| forward, first run (incl. arena sizing) | %.2f s |\n", first);
+    printf("| forward, best of %d | %.2f s |\n", runs, best);
+    printf("| forward CPU time (all threads), best | %.2f s |\n", best_cpu);
+    printf("| stages of the last run: encoder / decoders / heads | %.2f / %.2f / %.2f s |\n", stt.enc, stt.dec, stt.head);
+    printf("| GFLOP per pair | %.1f |\n", flops / 1e9);
+    printf("| GFLOP/s (wall) | %.1f |\n", flops / 1e9 / best);
+    printf("| GFLOP/s per busy core (CPU time) | %.1f |\n", flops / 1e9 / best_cpu);
+    printf("| activation arena | %.1f MiB |\n", (double)pc_dust3r_arena_bytes(net) / (1 << 20));
+    printf("| peak RSS | %.2f GiB |\n", (double)pc_peak_rss_bytes() / (1 << 30));
+    for (int v = 0; v < 2; v++) pc_tensor_free(&img[v]);
+    pc_dust3r_free(net);
+    pc_pool_free(pool);
+    return 0;
+}
