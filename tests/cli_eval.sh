@@ -49,5 +49,9 @@ printf 'a.jpg b.jpg 0 0 1 2 3\n' > "$W/short.txt"
 CHECK="malformed pair list: clear error with line number"; ok bash -c "! '$BIN' eval --pairs '$W/short.txt' --method classical 2> '$W/s.err' && grep -q 'short.txt:1: expected 38 fields' '$W/s.err'"
 CHECK="--plot writes a PNG"; ok bash -c "'$BIN' eval-merge '$W/full.jsonl' --plot '$W/curves.png' > /dev/null 2>&1 && head -c 8 '$W/curves.png' | grep -q PNG"
 
+TINY="$SHARED/golden/dust3r/tiny.pth"
+CHECK="dust3r-pair method (tiny golden model) gives a pose per pair"; ok bash -c "'$BIN' eval --pairs '$W/pairs.txt' --root '$ROOT' --method dust3r-pair --model '$TINY' --size 224 --runs 1 --quiet --results '$W/d.jsonl' > /dev/null && test \$(grep -c '\"ok\":true' '$W/d.jsonl') = 4"
+CHECK="dust3r-pair without --model: clear error"; ok bash -c "! '$BIN' eval --pairs '$W/pairs.txt' --root '$ROOT' --method dust3r-pair --quiet --results '$W/d2.jsonl' 2> '$W/d2.err' && grep -q 'needs --model' '$W/d2.err'"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

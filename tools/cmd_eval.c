@@ -19,18 +19,26 @@ typedef struct {
 } yaw_bin;
 
 typedef struct {
-    const char *pairs_path, *root, *results, *method, *md_path, *csv_path, *plot_path;
-    int runs, shard_i, shard_n, threads, max_new, quiet;
+    const char *pairs_path, *root, *results, *method, *md_path, *csv_path, *plot_path, *model;
+    int size, runs, shard_i, shard_n, threads, max_new, quiet;
     unsigned long long seed;
     yaw_bin bins[MAX_BINS];
     int n_bins;
 } eval_args;
 
-typedef pc_status (*method_fn)(pc_relpose *out, pc_pool *pool, const pc_eval_pair *p, unsigned long long seed,
-                               pc_error *err);
+// What a method may keep between pairs (a loaded model) and its options.
+typedef struct {
+    const char *model_path;  // --model (dust3r-pair)
+    int size;                // --size: DUSt3R preprocessing size
+    pc_dust3r *net;          // loaded on first use
+} method_ctx;
 
-static pc_status method_classical(pc_relpose *out, pc_pool *pool, const pc_eval_pair *p, unsigned long long seed,
-                                  pc_error *err) {
+typedef pc_status (*method_fn)(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                               unsigned long long seed, pc_error *err);
+
+static pc_status method_classical(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                                  unsigned long long seed, pc_error *err) {
+    (void)mc;
     if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
     pc_image a = {0}, b = {0};
     pc_status st = pc_image_load(&a, p->img0, err);
@@ -47,12 +55,75 @@ static pc_status method_classical(pc_relpose *out, pc_pool *pool, const pc_eval_
     return st;
 }
 
+// DUSt3R on (A, B) and (B, A), then PairViewer (dust3r: PairViewer) -> relative
+// pose. The ground-truth K is not used: DUSt3R estimates its own focal.
+static pc_status method_dust3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                                    unsigned long long seed, pc_error *err) {
+    if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
+    pc_status st = PC_OK;
+    if (!mc->net) {
+        if (!mc->model_path)
+            return pc_err(err, PC_ERR_ARG,
+                          "dust3r-pair needs --model DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth (published by naver/dust3r)");
+        st = pc_dust3r_load(&mc->net, mc->model_path, pool, err);
+        if (st != PC_OK) return st;
+    }
+    pc_image u8[2] = {{0}, {0}};
+    pc_tensor x[2];
+    memset(x, 0, sizeof(x));
+    pc_dust3r_pair_out outs[2];
+    memset(outs, 0, sizeof(outs));
+    st = pc_dust3r_load_image(&u8[0], &x[0], p->img0, mc->size, 0, err);
+    if (st == PC_OK) st = pc_dust3r_load_image(&u8[1], &x[1], p->img1, mc->size, 0, err);
+    int pairs[4], np = 0;
+    if (st == PC_OK) st = pc_align_make_pairs(pairs, 2, &np, 2, "complete", 1, err);
+    if (st == PC_OK) {
+        const pc_tensor *imgs[2] = {&x[0], &x[1]};
+        st = pc_dust3r_pairs(mc->net, imgs, 2, (const int(*)[2])pairs, np, outs, err);
+    }
+    if (st == PC_OK) {
+        int hs[2] = {u8[0].h, u8[1].h}, ws[2] = {u8[0].w, u8[1].w};
+        pc_align_edge edges[2];
+        for (int e = 0; e < np; e++) {
+            edges[e].i = pairs[2 * e];
+            edges[e].j = pairs[2 * e + 1];
+            edges[e].pts_i = pc_tensor_f32(&outs[e].view[0].pts3d);
+            edges[e].conf_i = pc_tensor_f32(&outs[e].view[0].conf);
+            edges[e].pts_j = pc_tensor_f32(&outs[e].view[1].pts3d);
+            edges[e].conf_j = pc_tensor_f32(&outs[e].view[1].conf);
+        }
+        pc_align_input in = {2, hs, ws, np, edges};
+        pc_align_opts o;
+        pc_align_opts_default(&o);
+        o.seed = seed;
+        pc_align_result res = {0};
+        st = pc_align_pairviewer(&res, &in, &o, err);
+        if (st == PC_OK) {
+            float R[9], t[3];
+            pc_align_relative_pose(R, t, res.c2w[0], res.c2w[1]);
+            double n = sqrt((double)t[0] * t[0] + (double)t[1] * t[1] + (double)t[2] * t[2]);
+            memset(out, 0, sizeof(*out));
+            for (int i = 0; i < 9; i++) out->R[i] = R[i];
+            for (int i = 0; i < 3; i++) out->t[i] = n > 0 ? t[i] / n : 0;
+            if (!(n > 0)) st = pc_err(err, PC_ERR_NUMERIC, "PairViewer returned coincident camera centres");
+        }
+        pc_align_result_free(&res);
+    }
+    for (int k = 0; k < 2; k++) {
+        pc_dust3r_pair_out_free(&outs[k]);
+        pc_image_free(&u8[k]);
+        pc_tensor_free(&x[k]);
+    }
+    return st;
+}
+
 static const struct {
     const char *name;
     method_fn fn;
     const char *about;
 } methods[] = {
     {"classical", method_classical, "ORB-2000 + cross-checked matching + 5-point LO-RANSAC with the given K"},
+    {"dust3r-pair", method_dust3r_pair, "DUSt3R on the pair + PairViewer (needs --model; --size, default 512)"},
 };
 
 static void list_methods(FILE *f) {
@@ -90,6 +161,8 @@ static void usage_eval(FILE *f) {
             "  --bins LIST         yaw bins, e.g. 50:65,65:90 (default 50:65,65:90,50:90; 'all' rows always)\n"
             "  --md FILE, --csv FILE   also write the table as Markdown / CSV\n"
             "  --plot FILE.png     cumulative error curves (rotation and translation)\n"
+            "  --model FILE        checkpoint for learned methods (dust3r-pair: DUSt3R .pth / .safetensors)\n"
+            "  --size N            DUSt3R preprocessing size (default 512)\n"
             "  --threads N         worker threads (default: all cores)\n"
             "  --max-new N         stop after N new results (for tests and time-boxed jobs)\n"
             "  --quiet             no progress line\n\nmethods:\n");
@@ -124,6 +197,7 @@ static int parse_common(eval_args *a, int argc, char **argv, int *i) {
 static void default_args(eval_args *a) {
     memset(a, 0, sizeof(*a));
     a->runs = 3;
+    a->size = 512;
     a->shard_i = 1;
     a->shard_n = 1;
     a->max_new = -1;
@@ -302,6 +376,10 @@ int pc_cmd_eval(int argc, char **argv) {
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             usage_eval(stdout);
             return 0;
+        } else if (!strcmp(o, "--model") && v) {
+            a.model = v, i++;
+        } else if (!strcmp(o, "--size") && v) {
+            a.size = atoi(v), i++;
         } else if (!strcmp(o, "--results") && v) {
             a.results = v, i++;
         } else if (!strcmp(o, "--runs") && v) {
@@ -372,6 +450,7 @@ int pc_cmd_eval(int argc, char **argv) {
         return 1;
     }
 
+    method_ctx mctx = {a.model, a.size, NULL};
     size_t todo = 0;
     for (size_t p = 0; p < n_pairs; p++)
         if (pc_eval_in_shard(p, a.shard_i, a.shard_n))
@@ -400,7 +479,7 @@ int pc_cmd_eval(int argc, char **argv) {
             pc_relpose pose;
             double t0 = pc_time_sec();
             pc_error merr;
-            pc_status st = fn(&pose, pool, pr, r.seed, &merr);
+            pc_status st = fn(&pose, &mctx, pool, pr, r.seed, &merr);
             r.seconds = pc_time_sec() - t0;
             if (st == PC_OK) {
                 r.ok = 1;
@@ -431,6 +510,7 @@ int pc_cmd_eval(int argc, char **argv) {
     }
 stop:
     if (!a.quiet && finished) fprintf(stderr, "\n");
+    pc_dust3r_free(mctx.net);
     pc_pool_free(pool);
     free(done);
     if (rc == 0) {
