@@ -37,5 +37,11 @@
 #include "posecrafter/align.h"
 #include "posecrafter/geometry.h"
 #include "posecrafter/eval.h"
+#include "posecrafter/features.h"
+#include "posecrafter/fms.h"
+#include "posecrafter/diffusion.h"
+#include "posecrafter/render.h"
+#include "posecrafter/clip.h"
+#include "posecrafter/unet.h"
 
 #endif /* POSECRAFTER_H */

@@ -11,5 +11,12 @@ typedef struct {
 } pc_command;
 
 int pc_cmd_info(int argc, char **argv);
+int pc_cmd_eval(int argc, char **argv);
+int pc_cmd_eval_merge(int argc, char **argv);
+int pc_cmd_eval_convert(int argc, char **argv);
+int pc_cmd_dust3r(int argc, char **argv);
+int pc_cmd_select(int argc, char **argv);
+int pc_cmd_pose(int argc, char **argv);
+int pc_cmd_align(int argc, char **argv);
 
 #endif

@@ -1,0 +1,183 @@
+// posecrafter pose --classical A B --K fx,fy,cx,cy [--K2 ...] [--json]: relative
+// pose X_B = R X_A + t. Only the classical estimator (ORB + five-point
+// LO-RANSAC) exists so far; the generative pipeline is not built yet.
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "core/common.h"
+#include "posecrafter.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: posecrafter pose --classical A.jpg B.jpg --K fx,fy,cx,cy [--K2 fx,fy,cx,cy] [--json]\n"
+            "                        [--nfeatures 2000] [--threshold PX] [--seed S] [--threads N]\n\n"
+            "Relative camera pose of B with respect to A: X_B = R X_A + t (OpenCV axes), t of unit norm.\n"
+            "  --classical     ORB-2000 + Hamming matching (cross-check, ratio 0.9) + five-point LO-RANSAC (max 1000\n"
+            "                  iterations) + cheirality\n"
+            "                  (the full generative PoseCrafter pipeline is not built yet)\n"
+            "  --K             intrinsics of A in pixels of the file as stored (also B's unless --K2)\n"
+            "  --K2            intrinsics of B\n"
+            "  --threshold PX  RANSAC inlier threshold in pixels (default 1)\n"
+            "  --json          one JSON object on stdout: R (3x3 row-major), t, inliers, matches, timings\n");
+}
+
+static int parse_K(const char *s, pc_intrinsics *K) {
+    double v[4];
+    const char *p = s;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        v[i] = strtod(p, &end);
+        if (end == p) return 0;
+        if (i < 3 && *end != ',') return 0;
+        if (i == 3 && *end) return 0;
+        p = end + 1;
+    }
+    if (!(v[0] > 0) || !(v[1] > 0) || v[0] > 1e7 || v[1] > 1e7 || !(v[2] == v[2]) || !(v[3] == v[3])) return 0;
+    K->fx = v[0];
+    K->fy = v[1];
+    K->cx = v[2];
+    K->cy = v[3];
+    return 1;
+}
+
+int pc_cmd_pose(int argc, char **argv) {
+    int classical = 0, json = 0, have_k = 0, have_k2 = 0, threads = 0, nfeatures = 2000;
+    double threshold = 1.0;
+    unsigned long long seed = 0;
+    const char *pa = NULL, *pb = NULL;
+    pc_intrinsics K1 = {0, 0, 0, 0}, K2 = {0, 0, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int need = !strcmp(a, "--K") || !strcmp(a, "--K2") || !strcmp(a, "--threshold") || !strcmp(a, "--seed") ||
+                   !strcmp(a, "--threads") || !strcmp(a, "--nfeatures");
+        if (need && i + 1 >= argc) {
+            fprintf(stderr, "posecrafter pose: %s needs a value\n", a);
+            return 2;
+        }
+        int ok = 1;
+        char *end = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--classical")) {
+            classical = 1;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--K")) {
+            ok = have_k = parse_K(argv[++i], &K1);
+        } else if (!strcmp(a, "--K2")) {
+            ok = have_k2 = parse_K(argv[++i], &K2);
+        } else if (!strcmp(a, "--threshold")) {
+            threshold = strtod(argv[++i], &end);
+            ok = *end == 0 && threshold > 0 && threshold < 1000;
+        } else if (!strcmp(a, "--seed")) {
+            seed = strtoull(argv[++i], &end, 10);
+            ok = *end == 0;
+        } else if (!strcmp(a, "--threads")) {
+            long v = strtol(argv[++i], &end, 10);
+            ok = *end == 0 && v >= 0 && v <= 256;
+            threads = (int)v;
+        } else if (!strcmp(a, "--nfeatures")) {
+            long v = strtol(argv[++i], &end, 10);
+            ok = *end == 0 && v > 0 && v <= 100000;
+            nfeatures = (int)v;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "posecrafter pose: unknown option '%s'\n\n", a);
+            usage(stderr);
+            return 2;
+        } else if (!pa) {
+            pa = a;
+        } else if (!pb) {
+            pb = a;
+        } else {
+            fprintf(stderr, "posecrafter pose: unexpected argument '%s'\n", a);
+            return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "posecrafter pose: bad value '%s' for %s\n", argv[i], a);
+            return 2;
+        }
+    }
+    if (!classical) {
+        fprintf(stderr,
+                "posecrafter pose: the full generative PoseCrafter pipeline (video interpolation, DUSt3R, ViewCrafter, "
+                "FMS) is not built yet; use --classical for the ORB + five-point RANSAC estimator\n");
+        return 2;
+    }
+    if (!pa || !pb || !have_k) {
+        fprintf(stderr, "posecrafter pose: need A, B and --K fx,fy,cx,cy\n\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!have_k2) K2 = K1;
+    pc_error err;
+    pc_image A = {0}, B = {0};
+    pc_pool *pool = NULL;
+    int rc = 1;
+    double t0 = pc_time_sec();
+    if (pc_image_load(&A, pa, &err) != PC_OK || pc_image_load(&B, pb, &err) != PC_OK) {
+        fprintf(stderr, "posecrafter pose: %s\n", err.msg);
+        goto done;
+    }
+    double t_load = pc_time_sec() - t0;
+    if (pc_pool_create(&pool, threads, &err) != PC_OK) {
+        fprintf(stderr, "posecrafter pose: %s\n", err.msg);
+        goto done;
+    }
+    pc_classical_options opt;
+    pc_classical_options_default(&opt);
+    opt.orb.nfeatures = nfeatures;
+    opt.ransac.threshold = threshold;
+    opt.ransac.seed = seed;
+    pc_relpose pose;
+    pc_classical_stats cs;
+    pc_status st = pc_classical_pose(&pose, &cs, pool, &A, &B, &K1, &K2, &opt, &err);
+    if (st != PC_OK) {
+        fprintf(stderr, "posecrafter pose: %s (keypoints %d / %d, matches %d)\n", err.msg, cs.keypoints_a,
+                cs.keypoints_b, cs.matches);
+        goto done;
+    }
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "method", "classical");
+        cJSON *R = cJSON_CreateArray();
+        for (int r = 0; r < 3; r++) cJSON_AddItemToArray(R, cJSON_CreateDoubleArray(pose.R + 3 * r, 3));
+        cJSON_AddItemToObject(root, "R", R);
+        cJSON_AddItemToObject(root, "t", cJSON_CreateDoubleArray(pose.t, 3));
+        cJSON_AddNumberToObject(root, "inliers", pose.n_inliers);
+        cJSON_AddNumberToObject(root, "matches", cs.matches);
+        cJSON *kp = cJSON_CreateArray();
+        cJSON_AddItemToArray(kp, cJSON_CreateNumber(cs.keypoints_a));
+        cJSON_AddItemToArray(kp, cJSON_CreateNumber(cs.keypoints_b));
+        cJSON_AddItemToObject(root, "keypoints", kp);
+        cJSON_AddNumberToObject(root, "ransac_iters", pose.iters);
+        cJSON *tm = cJSON_CreateObject();
+        cJSON_AddNumberToObject(tm, "load", t_load);
+        cJSON_AddNumberToObject(tm, "orb", cs.t_orb);
+        cJSON_AddNumberToObject(tm, "match", cs.t_match);
+        cJSON_AddNumberToObject(tm, "ransac", cs.t_ransac);
+        cJSON_AddNumberToObject(tm, "total", cs.t_total);
+        cJSON_AddItemToObject(root, "timings_s", tm);
+        char *txt = cJSON_PrintUnformatted(root);
+        if (txt) printf("%s\n", txt);
+        free(txt);
+        cJSON_Delete(root);
+    } else {
+        printf("classical pose (X_B = R X_A + t): %d inliers of %d matches (keypoints %d / %d)\n", pose.n_inliers,
+               cs.matches, cs.keypoints_a, cs.keypoints_b);
+        for (int r = 0; r < 3; r++)
+            printf("R[%d] = % .6f % .6f % .6f\n", r, pose.R[3 * r], pose.R[3 * r + 1], pose.R[3 * r + 2]);
+        printf("t    = % .6f % .6f % .6f\n", pose.t[0], pose.t[1], pose.t[2]);
+        printf("time: orb %.1f ms, match %.1f ms, ransac %.1f ms, total %.1f ms\n", cs.t_orb * 1e3, cs.t_match * 1e3,
+               cs.t_ransac * 1e3, cs.t_total * 1e3);
+    }
+    rc = 0;
+done:
+    pc_pool_free(pool);
+    pc_image_free(&A);
+    pc_image_free(&B);
+    return rc;
+}
