@@ -60,15 +60,6 @@ static const pc_tensor *src_find(void *ctx, const char *name) {
     return c->src_find(c->src_ctx, key);
 }
 
-static pc_status ck_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
-                        pc_error *err) {
-    return pc_checkpoint_get((const pc_checkpoint *)ctx, name, ndim, shape, out, err);
-}
-
-static const pc_tensor *ck_find(void *ctx, const char *name) {
-    return pc_checkpoint_find((const pc_checkpoint *)ctx, name);
-}
-
 pc_status pc_clip_shape(pc_clip *c, const char *name, int *ndim, int64_t *shape, pc_error *err) {
     const pc_tensor *t = src_find(c, name);
     if (!t) return pc_err(err, PC_ERR_NOT_FOUND, "tensor '%s%s' is missing", c->prefix, name);
@@ -197,7 +188,7 @@ void pc_clip_free(pc_clip *c) {
 pc_status pc_clip_from_checkpoint(pc_clip **out, const pc_checkpoint *ck, const pc_clip_config *cfg, pc_pool *pool,
                                   pc_error *err) {
     if (!out || !ck) return pc_err(err, PC_ERR_ARG, "pc_clip_from_checkpoint: NULL argument");
-    return pc_clip_create_from_source(out, ck_get, ck_find, (void *)ck, cfg, pool, err);
+    return pc_clip_create_from_source(out, pc_nn_ck_get, pc_nn_ck_find, (void *)ck, cfg, pool, err);
 }
 
 pc_status pc_clip_create_from_source(pc_clip **out, pc_nn_get_fn get, pc_nn_find_fn find, void *ctx,

@@ -45,9 +45,7 @@ struct pc_dust3r {
     int out_ch;                 // 3 + has_conf
     pc_pool *pool;              // borrowed
     pc_checkpoint *ck;          // owned (NULL for a random model)
-    pc_tensor *rnd;             // owned random tensors (random model)
-    char **rnd_names;
-    size_t n_rnd;
+    pc_nn_store rnd;            // owned random tensors (random model)
     pc_nn_binder binder;
     int64_t n_params;
 
@@ -205,34 +203,6 @@ pc_status pc_dust3r_parse_args(const char *args, pc_dust3r_config *cfg, pc_error
     if (kw_str(args, "patch_embed_cls", buf, sizeof(buf)) && strcmp(buf, "PatchEmbedDust3R") != 0 &&
         strcmp(buf, "ManyAR_PatchEmbed") != 0)
         return pc_err(err, PC_ERR_UNSUPPORTED, "patch_embed_cls='%s' is not supported", buf);
-    return PC_OK;
-}
-
-// ---- tensor sources: checkpoint or in-memory random state dict ---------------------------
-
-static pc_status ck_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
-                        pc_error *err) {
-    return pc_checkpoint_get((const pc_checkpoint *)ctx, name, ndim, shape, out, err);
-}
-static const pc_tensor *ck_find(void *ctx, const char *name) {
-    return pc_checkpoint_find((const pc_checkpoint *)ctx, name);
-}
-
-static const pc_tensor *rnd_find(void *ctx, const char *name) {
-    const pc_dust3r *net = (const pc_dust3r *)ctx;
-    for (size_t i = 0; i < net->n_rnd; i++)
-        if (!strcmp(net->rnd_names[i], name)) return &net->rnd[i];
-    return NULL;
-}
-static pc_status rnd_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
-                         pc_error *err) {
-    const pc_tensor *t = rnd_find(ctx, name);
-    if (!t) return pc_err(err, PC_ERR_NOT_FOUND, "random model: tensor '%s' not found", name);
-    int ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++)
-        if (shape[i] != -1 && shape[i] != t->shape[i]) ok = 0;
-    if (!ok) return pc_err(err, PC_ERR_SHAPE, "random model: tensor '%s' has the wrong shape", name);
-    *out = t;
     return PC_OK;
 }
 
@@ -411,10 +381,10 @@ static pc_status build(pc_dust3r *net, pc_error *err) {
 static void count_params(pc_dust3r *net) {
     // every bound tensor of the source except the unused ones and aliases
     int64_t n = 0;
-    size_t cnt = net->ck ? pc_checkpoint_count(net->ck) : net->n_rnd;
+    size_t cnt = net->ck ? pc_checkpoint_count(net->ck) : net->rnd.n;
     for (size_t i = 0; i < cnt; i++) {
-        const char *name = net->ck ? pc_checkpoint_name(net->ck, i) : net->rnd_names[i];
-        const pc_tensor *t = net->ck ? pc_checkpoint_tensor(net->ck, i) : &net->rnd[i];
+        const char *name = net->ck ? pc_checkpoint_name(net->ck, i) : net->rnd.names[i];
+        const pc_tensor *t = net->ck ? pc_checkpoint_tensor(net->ck, i) : &net->rnd.t[i];
         if (strstr(name, "_rn.weight") && strstr(name, "scratch.layer") && !strstr(name, "layer_rn")) continue;
         if (!strcmp(name, "mask_token")) continue;
         n += pc_tensor_numel(t);
@@ -430,12 +400,7 @@ void pc_dust3r_free(pc_dust3r *net) {
     free(net->dec[0]);
     free(net->dec[1]);
     if (net->ck) pc_checkpoint_close(net->ck);
-    for (size_t i = 0; i < net->n_rnd; i++) {
-        pc_tensor_free(&net->rnd[i]);
-        free(net->rnd_names[i]);
-    }
-    free(net->rnd);
-    free(net->rnd_names);
+    pc_nn_store_free(&net->rnd);
     free(net);
 }
 
@@ -454,8 +419,8 @@ pc_status pc_dust3r_load(pc_dust3r **out, const char *path, pc_pool *pool, pc_er
     if (!args) args = pc_checkpoint_meta(net->ck, "args");
     if (!args) args = pc_checkpoint_meta(net->ck, "model_args");
     pc_dust3r_config *c = &net->cfg;
-    net->binder.get = ck_get;
-    net->binder.find = ck_find;
+    net->binder.get = pc_nn_ck_get;
+    net->binder.find = pc_nn_ck_find;
     net->binder.ctx = net->ck;
     if (args) {
         st = pc_dust3r_parse_args(args, c, err);
@@ -484,7 +449,6 @@ pc_status pc_dust3r_load(pc_dust3r **out, const char *path, pc_pool *pool, pc_er
 
 typedef struct rnd_builder {
     pc_dust3r *net;
-    size_t cap;
     uint64_t seed;
     pc_dtype wdtype;  // dtype of weight matrices
     pc_status st;
@@ -502,30 +466,12 @@ static uint64_t splitmix(uint64_t *s) {
 static void rnd_add(rnd_builder *rb, const char *name, int ndim, const int64_t *shape, int kind) {
     pc_dust3r *net = rb->net;
     if (rb->st != PC_OK) return;
-    if (net->n_rnd == rb->cap) {
-        size_t cap = rb->cap ? rb->cap * 2 : 256;
-        pc_tensor *t = (pc_tensor *)realloc(net->rnd, cap * sizeof(*t));
-        if (t) net->rnd = t;
-        char **n = (char **)realloc(net->rnd_names, cap * sizeof(*n));
-        if (n) net->rnd_names = n;
-        if (!t || !n) {
-            rb->st = pc_err(rb->err, PC_ERR_MEMORY, "out of memory");
-            return;
-        }
-        rb->cap = cap;
-    }
-    pc_tensor *t = &net->rnd[net->n_rnd];
-    memset(t, 0, sizeof(*t));
     pc_dtype dt = (kind == 0 && ndim >= 2) ? rb->wdtype : PC_F32;
-    rb->st = pc_tensor_alloc(t, dt, ndim, shape, rb->err);
-    if (rb->st != PC_OK) return;
-    net->rnd_names[net->n_rnd] = strdup(name);
-    if (!net->rnd_names[net->n_rnd]) {
-        pc_tensor_free(t);
-        rb->st = pc_err(rb->err, PC_ERR_MEMORY, "out of memory");
+    pc_tensor *t = pc_nn_store_add(&net->rnd, name, dt, ndim, shape, rb->err);
+    if (!t) {
+        rb->st = PC_ERR_MEMORY;
         return;
     }
-    net->n_rnd++;
     int64_t n = pc_tensor_numel(t), fan_in = n / shape[0];
     if (kind == 0 && ndim == 4 && !strstr(name, "act_postprocess.0.1") && !strstr(name, "act_postprocess.1.1")) {
         fan_in = shape[1] * shape[2] * shape[3];
@@ -533,7 +479,7 @@ static void rnd_add(rnd_builder *rb, const char *name, int ndim, const int64_t *
         fan_in = shape[0];  // ConvTranspose: (Cin, Cout, k, k)
     }
     float scale = kind == 0 ? (float)(sqrt(3.0 / (double)(fan_in > 0 ? fan_in : 1))) : kind == 1 ? 0.02f : 0.1f;
-    uint64_t s = rb->seed ^ (0x1234567ull * (uint64_t)net->n_rnd);
+    uint64_t s = rb->seed ^ (0x1234567ull * (uint64_t)net->rnd.n);
     for (int64_t i = 0; i < n; i++) {
         float u = (float)((double)(splitmix(&s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
         float x = (kind == 2 ? 1.0f : 0.0f) + scale * u;
@@ -591,7 +537,7 @@ pc_status pc_dust3r_create_random(pc_dust3r **out, const pc_dust3r_config *cfg_i
         free(net);
         return pc_err(err, PC_ERR_ARG, "pc_dust3r_create_random: weight dtype must be F32, F16 or BF16");
     }
-    rnd_builder rb = {net, 0, seed, wdtype, PC_OK, err};
+    rnd_builder rb = {net, seed, wdtype, PC_OK, err};
     char k[200];
     int64_t E = c->enc_dim, D = c->dec_dim, p = c->patch;
     int oc = 3 + (c->conf_mode != PC_DUST3R_CONF_NONE);
@@ -657,9 +603,9 @@ pc_status pc_dust3r_create_random(pc_dust3r **out, const pc_dust3r_config *cfg_i
         snprintf(k, sizeof(k), "downstream_head%d.dpt.head.4", v + 1), rnd_conv(&rb, k, oc, c->dpt_last_dim, 1, 1);
     }
     pc_status st = rb.st;
-    net->binder.get = rnd_get;
-    net->binder.find = rnd_find;
-    net->binder.ctx = net;
+    net->binder.get = pc_nn_store_get;
+    net->binder.find = pc_nn_store_find;
+    net->binder.ctx = &net->rnd;
     if (st == PC_OK) st = build(net, err);
     if (st != PC_OK) {
         pc_dust3r_free(net);

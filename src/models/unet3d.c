@@ -89,8 +89,7 @@ struct pc_unet {
     pc_unet_trace_fn trace;
     void *trace_ctx;
     pc_checkpoint *own_ck;
-    void *rnd;  // random-weight source (pc_unet_create_random)
-    void (*rnd_free)(void *);
+    pc_nn_store rnd;  // owned random weights (pc_unet_create_random)
 };
 
 // ---- binding ------------------------------------------------------------------------------------
@@ -556,18 +555,10 @@ pc_status pc_unet_create_from_source(pc_unet **out, pc_nn_get_fn get, pc_nn_find
     return PC_OK;
 }
 
-static pc_status ck_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
-                        pc_error *err) {
-    return pc_checkpoint_get((const pc_checkpoint *)ctx, name, ndim, shape, out, err);
-}
-static const pc_tensor *ck_find(void *ctx, const char *name) {
-    return pc_checkpoint_find((const pc_checkpoint *)ctx, name);
-}
-
 pc_status pc_unet_from_checkpoint(pc_unet **unet, const pc_checkpoint *ck, const char *prefix,
                                   const pc_unet_config *cfg, pc_pool *pool, pc_error *err) {
     if (!unet || !ck) return pc_err(err, PC_ERR_ARG, "pc_unet_from_checkpoint: NULL argument");
-    return pc_unet_create_from_source(unet, ck_get, ck_find, (void *)ck, prefix, cfg, pool, err);
+    return pc_unet_create_from_source(unet, pc_nn_ck_get, pc_nn_ck_find, (void *)ck, prefix, cfg, pool, err);
 }
 
 pc_status pc_unet_load(pc_unet **unet, const char *path, const pc_unet_config *cfg, pc_pool *pool, pc_error *err) {
@@ -596,7 +587,7 @@ void pc_unet_free(pc_unet *u) {
     free_block(&u->mid);
     free(u->init_attn.blk);
     if (u->own_ck) pc_checkpoint_close(u->own_ck);
-    if (u->rnd && u->rnd_free) u->rnd_free(u->rnd);
+    pc_nn_store_free(&u->rnd);
     free(u);
 }
 
@@ -1125,26 +1116,12 @@ pc_status pc_unet_forward(pc_unet *u, float *out, const float *x, int64_t B, int
 
 // A state dict generated in memory, in the real key layout (openaimodel3d.py UNetModel.__init__ order).
 typedef struct rnd_sd {
-    char **names;
-    pc_tensor *t;
-    size_t n, cap;
+    pc_nn_store store;
     pc_dtype wdtype;
     uint64_t seed;
     pc_status st;
     pc_error *err;
 } rnd_sd;
-
-static void rnd_sd_free(void *p) {
-    rnd_sd *r = (rnd_sd *)p;
-    if (!r) return;
-    for (size_t i = 0; i < r->n; i++) {
-        free(r->names[i]);
-        pc_tensor_free(&r->t[i]);
-    }
-    free(r->names);
-    free(r->t);
-    free(r);
-}
 
 static uint64_t rnd_next(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -1179,42 +1156,24 @@ static void fill_task(void *vctx, int ith, int nth) {
 static void rnd_add(rnd_sd *r, pc_pool *pool, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
                     int64_t d3, int64_t d4) {
     if (r->st != PC_OK) return;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        char **nn = (char **)realloc(r->names, cap * sizeof(*nn));
-        if (nn) r->names = nn;
-        pc_tensor *nt = (pc_tensor *)realloc(r->t, cap * sizeof(*nt));
-        if (nt) r->t = nt;
-        if (!nn || !nt) {
-            r->st = pc_err(r->err, PC_ERR_MEMORY, "random UNet: out of memory");
-            return;
-        }
-        r->cap = cap;
-    }
     int64_t shape[5] = {d0, d1, d2, d3, d4};
     int64_t n = 1, fan_in = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
     for (int i = 1; i < ndim; i++) fan_in *= shape[i];
     pc_dtype dt = ndim >= 2 ? r->wdtype : PC_F32;  // vectors stay F32 (no bind-time copies)
-    pc_tensor *t = &r->t[r->n];
-    memset(t, 0, sizeof(*t));
-    r->st = pc_tensor_alloc(t, dt, ndim, shape, r->err);
-    if (r->st != PC_OK) return;
-    r->names[r->n] = (char *)malloc(strlen(name) + 1);
-    if (!r->names[r->n]) {
-        pc_tensor_free(t);
-        r->st = pc_err(r->err, PC_ERR_MEMORY, "random UNet: out of memory");
+    size_t idx = r->store.n;
+    pc_tensor *t = pc_nn_store_add(&r->store, name, dt, ndim, shape, r->err);
+    if (!t) {
+        r->st = PC_ERR_MEMORY;
         return;
     }
-    strcpy(r->names[r->n], name);
     size_t len = strlen(name);
     int is_norm_w = ndim == 1 && len > 7 && !strcmp(name + len - 7, ".weight");
-    fill_ctx fc = {t->data, dt, n, 0.0f, 0.0f, r->seed ^ ((uint64_t)r->n * 0x9E3779B97F4A7C15ull)};
+    fill_ctx fc = {t->data, dt, n, 0.0f, 0.0f, r->seed ^ ((uint64_t)idx * 0x9E3779B97F4A7C15ull)};
     if (ndim >= 2) fc.scale = 1.0f / sqrtf((float)fan_in);  // PyTorch's default Linear/Conv bound
     else if (is_norm_w) fc.base = 1.0f, fc.scale = 0.1f;
     else fc.scale = 0.05f;
     pc_pool_run(pool, fill_task, &fc);
-    r->n++;
 }
 
 static void rnd_vec(rnd_sd *r, pc_pool *pool, const char *p, const char *what, int64_t n) {
@@ -1366,24 +1325,6 @@ static void rnd_build(rnd_sd *r, pc_pool *pool, const pc_unet_config *a) {
     rnd_conv(r, pool, "out", "2", a->out_channels, mc, 3);
 }
 
-static const pc_tensor *rnd_find(void *ctx, const char *name) {
-    rnd_sd *r = (rnd_sd *)ctx;
-    for (size_t i = 0; i < r->n; i++)
-        if (!strcmp(r->names[i], name)) return &r->t[i];
-    return NULL;
-}
-
-static pc_status rnd_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
-                         pc_error *err) {
-    const pc_tensor *t = rnd_find(ctx, name);
-    if (!t) return pc_err(err, PC_ERR_NOT_FOUND, "random UNet: tensor '%s' is missing", name);
-    int same = t->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = shape[i] < 0 || shape[i] == t->shape[i];
-    if (!same) return pc_err(err, PC_ERR_SHAPE, "random UNet: tensor '%s' has an unexpected shape", name);
-    *out = t;
-    return PC_OK;
-}
-
 pc_status pc_unet_create_random(pc_unet **unet, const pc_unet_config *arch, pc_dtype wdtype, uint64_t seed,
                                 pc_pool *pool, pc_error *err) {
     if (!unet || !arch) return pc_err(err, PC_ERR_ARG, "pc_unet_create_random: NULL argument");
@@ -1398,25 +1339,24 @@ pc_status pc_unet_create_random(pc_unet **unet, const pc_unet_config *arch, pc_d
     for (int i = 0; i < arch->n_levels; i++)
         if (arch->channel_mult[i] <= 0 || arch->channel_mult[i] > 64)
             return pc_err(err, PC_ERR_ARG, "pc_unet_create_random: channel_mult[%d] out of range", i);
-    rnd_sd *r = (rnd_sd *)calloc(1, sizeof(*r));
-    if (!r) return pc_err(err, PC_ERR_MEMORY, "random UNet: out of memory");
-    r->wdtype = wdtype;
-    r->seed = seed;
-    r->err = err;
-    rnd_build(r, pool, arch);
-    if (r->st != PC_OK) {
-        pc_status st = r->st;
-        rnd_sd_free(r);
-        return st;
+    rnd_sd r;
+    memset(&r, 0, sizeof(r));
+    r.wdtype = wdtype;
+    r.seed = seed;
+    r.err = err;
+    rnd_build(&r, pool, arch);
+    if (r.st != PC_OK) {
+        pc_nn_store_free(&r.store);
+        return r.st;
     }
     pc_unet *u;
-    pc_status st = pc_unet_create_from_source(&u, rnd_get, rnd_find, r, "", arch, pool, err);
+    pc_status st = pc_unet_create_from_source(&u, pc_nn_store_get, pc_nn_store_find, &r.store, "", arch, pool, err);
     if (st != PC_OK) {
-        rnd_sd_free(r);
+        pc_nn_store_free(&r.store);
         return st;
     }
-    u->rnd = r;
-    u->rnd_free = rnd_sd_free;
+    u->rnd = r.store;  // the model owns its state dict from here on
+    u->binder.ctx = &u->rnd;
     *unet = u;
     return PC_OK;
 }

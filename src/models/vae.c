@@ -66,9 +66,7 @@ struct pc_vae {
     pc_nn_binder binder;
     int64_t n_params;
     // random model: owned state dict
-    pc_tensor *rnd;
-    char **rnd_names;
-    size_t n_rnd;
+    pc_nn_store rnd;  // owned random tensors (random model)
 
     // encoder
     pc_nn_conv2d enc_conv_in;                   // (ch, in, 3, 3)
@@ -92,34 +90,6 @@ struct pc_vae {
     void *trace_ctx;
     double last_flops;
 };
-
-// ---- tensor sources -------------------------------------------------------------------------
-
-static pc_status ck_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
-                        pc_error *err) {
-    return pc_checkpoint_get((const pc_checkpoint *)ctx, name, ndim, shape, out, err);
-}
-static const pc_tensor *ck_find(void *ctx, const char *name) {
-    return pc_checkpoint_find((const pc_checkpoint *)ctx, name);
-}
-
-static const pc_tensor *rnd_find(void *ctx, const char *name) {
-    const pc_vae *v = (const pc_vae *)ctx;
-    for (size_t i = 0; i < v->n_rnd; i++)
-        if (!strcmp(v->rnd_names[i], name)) return &v->rnd[i];
-    return NULL;
-}
-static pc_status rnd_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
-                         pc_error *err) {
-    const pc_tensor *t = rnd_find(ctx, name);
-    if (!t) return pc_err(err, PC_ERR_NOT_FOUND, "random VAE: tensor '%s' not found", name);
-    int ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++)
-        if (shape[i] != -1 && shape[i] != t->shape[i]) ok = 0;
-    if (!ok) return pc_err(err, PC_ERR_SHAPE, "random VAE: tensor '%s' has the wrong shape", name);
-    *out = t;
-    return PC_OK;
-}
 
 // ---- state_dict key list --------------------------------------------------------------------
 
@@ -490,7 +460,7 @@ pc_status pc_vae_create_from_source(pc_vae **out, pc_nn_get_fn get, pc_nn_find_f
 pc_status pc_vae_from_checkpoint(pc_vae **vae, const pc_checkpoint *ck, const char *prefix, pc_pool *pool,
                                  pc_error *err) {
     if (!vae || !ck) return pc_err(err, PC_ERR_ARG, "pc_vae_from_checkpoint: NULL argument");
-    return pc_vae_create_from_source(vae, ck_get, ck_find, (void *)ck, prefix, pool, err);
+    return pc_vae_create_from_source(vae, pc_nn_ck_get, pc_nn_ck_find, (void *)ck, prefix, pool, err);
 }
 
 pc_status pc_vae_load(pc_vae **vae, const char *path, pc_pool *pool, pc_error *err) {
@@ -519,40 +489,22 @@ static uint64_t splitmix(uint64_t *s) {
 static float unif(uint64_t *s) { return (float)((double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0); }
 
 typedef struct rnd_build {
-    pc_vae *v;
+    pc_nn_store *store;
     uint64_t seed;
     pc_status st;
     pc_error *err;
-    size_t cap;
 } rnd_build;
 
 static int rnd_add(void *ctx, const char *name, int ndim, const int64_t *shape) {
     rnd_build *rb = (rnd_build *)ctx;
-    pc_vae *v = rb->v;
-    if (v->n_rnd == rb->cap) {
-        size_t nc = rb->cap ? 2 * rb->cap : 256;
-        pc_tensor *nt = (pc_tensor *)realloc(v->rnd, nc * sizeof(*nt));
-        if (!nt) goto oom;
-        v->rnd = nt;
-        char **nn = (char **)realloc(v->rnd_names, nc * sizeof(*nn));
-        if (!nn) goto oom;
-        v->rnd_names = nn;
-        rb->cap = nc;
+    pc_tensor *t = pc_nn_store_add(rb->store, name, PC_F32, ndim, shape, rb->err);
+    if (!t) {
+        rb->st = PC_ERR_MEMORY;
+        return 1;
     }
-    pc_tensor *t = &v->rnd[v->n_rnd];
-    memset(t, 0, sizeof(*t));
-    if ((rb->st = pc_tensor_alloc(t, PC_F32, ndim, shape, rb->err)) != PC_OK) return 1;
-    size_t len = strlen(name) + 1;
-    v->rnd_names[v->n_rnd] = (char *)malloc(len);
-    if (!v->rnd_names[v->n_rnd]) {
-        pc_tensor_free(t);
-        goto oom;
-    }
-    memcpy(v->rnd_names[v->n_rnd], name, len);
-    v->n_rnd++;
     // PyTorch-default-like scale: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for conv weights and biases;
     // norm weights 1 + U(-0.1, 0.1), norm biases U(-0.1, 0.1).
-    uint64_t s = rb->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)v->n_rnd);
+    uint64_t s = rb->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)rb->store->n);
     float *p = pc_tensor_f32(t);
     int64_t n = pc_tensor_numel(t);
     int is_norm = strstr(name, "norm") != NULL;
@@ -566,9 +518,6 @@ static int rnd_add(void *ctx, const char *name, int ndim, const int64_t *shape) 
         for (int64_t i = 0; i < n; i++) p[i] = 0.05f * unif(&s);
     }
     return 0;
-oom:
-    rb->st = pc_err(rb->err, PC_ERR_MEMORY, "random VAE: out of memory");
-    return 1;
 }
 
 pc_status pc_vae_create_random(pc_vae **vae, const pc_vae_config *cfg, uint64_t seed, pc_pool *pool, pc_error *err) {
@@ -576,30 +525,21 @@ pc_status pc_vae_create_random(pc_vae **vae, const pc_vae_config *cfg, uint64_t 
     *vae = NULL;
     pc_status st = validate_config(cfg, err);
     if (st != PC_OK) return st;
-    // The random state dict lives in a holder model; the real model binds views into it.
-    pc_vae *holder = (pc_vae *)calloc(1, sizeof(*holder));
-    if (!holder) return pc_err(err, PC_ERR_MEMORY, "random VAE: out of memory");
-    rnd_build rb = {holder, seed, PC_OK, err, 0};
+    pc_nn_store store = {0};
+    rnd_build rb = {&store, seed, PC_OK, err};
     pc_vae_visit_keys(cfg, "", rnd_add, &rb);
     if (rb.st != PC_OK) {
-        pc_vae_free(holder);
+        pc_nn_store_free(&store);
         return rb.st;
     }
     pc_vae *v;
-    st = pc_vae_create_from_source(&v, rnd_get, rnd_find, holder, "", pool, err);
+    st = pc_vae_create_from_source(&v, pc_nn_store_get, pc_nn_store_find, &store, "", pool, err);
     if (st != PC_OK) {
-        pc_vae_free(holder);
+        pc_nn_store_free(&store);
         return st;
     }
-    // move the state dict into the model
-    v->rnd = holder->rnd;
-    v->rnd_names = holder->rnd_names;
-    v->n_rnd = holder->n_rnd;
-    holder->rnd = NULL;
-    holder->rnd_names = NULL;
-    holder->n_rnd = 0;
-    pc_vae_free(holder);
-    v->binder.ctx = v;
+    v->rnd = store;  // the model owns its state dict from here on
+    v->binder.ctx = &v->rnd;
     v->cfg.scale_factor = cfg->scale_factor > 0 ? cfg->scale_factor : 0.18215;
     *vae = v;
     return PC_OK;
@@ -609,12 +549,7 @@ void pc_vae_free(pc_vae *v) {
     if (!v) return;
     pc_arena_free(&v->arena);
     pc_nn_binder_free(&v->binder);
-    for (size_t i = 0; i < v->n_rnd; i++) {
-        pc_tensor_free(&v->rnd[i]);
-        free(v->rnd_names[i]);
-    }
-    free(v->rnd);
-    free(v->rnd_names);
+    pc_nn_store_free(&v->rnd);
     if (v->own_ck) pc_checkpoint_close(v->own_ck);
     free(v);
 }

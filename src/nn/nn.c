@@ -399,3 +399,68 @@ void pc_nn_convt2d_forward(pc_nn_exec *ex, const pc_nn_convt2d *c, float *y, con
     }
     pc_arena_reset(ex->arena, mark);
 }
+
+// ---- binder sources ------------------------------------------------------------
+
+pc_status pc_nn_ck_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
+                       pc_error *err) {
+    return pc_checkpoint_get((const pc_checkpoint *)ctx, name, ndim, shape, out, err);
+}
+
+const pc_tensor *pc_nn_ck_find(void *ctx, const char *name) {
+    return pc_checkpoint_find((const pc_checkpoint *)ctx, name);
+}
+
+pc_tensor *pc_nn_store_add(pc_nn_store *s, const char *name, pc_dtype dt, int ndim, const int64_t *shape,
+                           pc_error *err) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        pc_tensor *t = (pc_tensor *)realloc(s->t, cap * sizeof(*t));
+        if (t) s->t = t;
+        char **nm = (char **)realloc(s->names, cap * sizeof(*nm));
+        if (nm) s->names = nm;
+        if (!t || !nm) {
+            pc_err(err, PC_ERR_MEMORY, "in-memory weights: out of memory");
+            return NULL;
+        }
+        s->cap = cap;
+    }
+    pc_tensor *t = &s->t[s->n];
+    if (pc_tensor_alloc(t, dt, ndim, shape, err) != PC_OK) return NULL;
+    s->names[s->n] = strdup(name);
+    if (!s->names[s->n]) {
+        pc_tensor_free(t);
+        pc_err(err, PC_ERR_MEMORY, "in-memory weights: out of memory");
+        return NULL;
+    }
+    s->n++;
+    return t;
+}
+
+const pc_tensor *pc_nn_store_find(void *ctx, const char *name) {
+    const pc_nn_store *s = (const pc_nn_store *)ctx;
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->names[i], name)) return &s->t[i];
+    return NULL;
+}
+
+pc_status pc_nn_store_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
+                          pc_error *err) {
+    const pc_tensor *t = pc_nn_store_find(ctx, name);
+    if (!t) return pc_err(err, PC_ERR_NOT_FOUND, "in-memory weights: tensor '%s' not found", name);
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = shape[i] < 0 || shape[i] == t->shape[i];
+    if (!ok) return pc_err(err, PC_ERR_SHAPE, "in-memory weights: tensor '%s' has an unexpected shape", name);
+    *out = t;
+    return PC_OK;
+}
+
+void pc_nn_store_free(pc_nn_store *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        pc_tensor_free(&s->t[i]);
+        free(s->names[i]);
+    }
+    free(s->t);
+    free(s->names);
+    memset(s, 0, sizeof(*s));
+}

@@ -45,6 +45,28 @@ typedef struct pc_nn_binder {
 
 void pc_nn_binder_free(pc_nn_binder *b);
 
+// Binder sources shared by every model. Over an open checkpoint (ctx = the
+// const pc_checkpoint *): pc_checkpoint_get / find.
+pc_status pc_nn_ck_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
+                       pc_error *err);
+const pc_tensor *pc_nn_ck_find(void *ctx, const char *name);
+
+// An owned, named set of tensors: the in-memory state dict of a model built
+// with deterministic random weights (benchmarks, tests). ctx = the pc_nn_store *.
+typedef struct pc_nn_store {
+    pc_tensor *t;   // (n)
+    char **names;   // (n)
+    size_t n, cap;
+} pc_nn_store;
+
+// Append a zero-filled tensor named `name`; NULL (and err) when out of memory.
+pc_tensor *pc_nn_store_add(pc_nn_store *s, const char *name, pc_dtype dt, int ndim, const int64_t *shape,
+                           pc_error *err);
+const pc_tensor *pc_nn_store_find(void *ctx, const char *name);
+pc_status pc_nn_store_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
+                          pc_error *err);
+void pc_nn_store_free(pc_nn_store *s);
+
 // Bind `name` as a weight array: shape checked (-1 = any), converted to a
 // contiguous F32 copy unless it is already contiguous F32/F16/BF16.
 pc_status pc_nn_bind_weight(pc_nn_binder *b, pc_wt *w, const char *name, int ndim, const int64_t *shape,
