@@ -5,6 +5,7 @@
 // through an atomic counter; each frame's numbers depend only on its own
 // pixels, so results do not depend on the thread count or timing.
 #include "core/common.h"
+#include "pipeline/fms_internal.h"
 #include "posecrafter/fms.h"
 
 #include <stdatomic.h>
@@ -151,6 +152,21 @@ static void inputs_worker(void *ctx, int ith, int nth) {
     for (int i = ith; i < 2; i += nth) t->st[i] = pc_orb_detect_image(t->out[i], t->img[i], t->p, &t->err[i]);
 }
 
+pc_status pc_orb_detect_two(pc_pool *pool, pc_orb_features *out_a, pc_orb_features *out_b, const pc_image *img_a,
+                            const pc_image *img_b, const pc_orb_params *p, pc_error *err) {
+    inputs_task it;
+    memset(&it, 0, sizeof(it));
+    it.img[0] = img_a;
+    it.img[1] = img_b;
+    it.out[0] = out_a;
+    it.out[1] = out_b;
+    it.p = p;
+    pc_pool_run(pool, inputs_worker, &it);
+    for (int i = 0; i < 2; i++)
+        if (it.st[i] != PC_OK) return pc_err(err, it.st[i], "image %c: %s", "AB"[i], it.err[i].msg);
+    return PC_OK;
+}
+
 pc_status pc_fms_select(pc_pool *pool, const pc_image *frames, int n, const pc_image *img_a, const pc_image *img_b,
                         int k, int threshold, const pc_fms_options *opt, int *out_indices, int *out_n_selected,
                         pc_fms_frame_stats *stats, pc_error *err) {
@@ -172,16 +188,8 @@ pc_status pc_fms_select(pc_pool *pool, const pc_image *frames, int n, const pc_i
     pc_orb_features fa = {0, NULL, NULL}, fb = {0, NULL, NULL};
     pc_status status = PC_OK;
 
-    inputs_task it;
-    memset(&it, 0, sizeof(it));
-    it.img[0] = img_a;
-    it.img[1] = img_b;
-    it.out[0] = &fa;
-    it.out[1] = &fb;
-    it.p = &opt->orb;
-    pc_pool_run(pool, inputs_worker, &it);
-    for (int i = 0; i < 2 && status == PC_OK; i++)
-        if (it.st[i] != PC_OK) status = pc_err(err, it.st[i], "fms: input %c: %s", "AB"[i], it.err[i].msg);
+    status = pc_orb_detect_two(pool, &fa, &fb, img_a, img_b, &opt->orb, err);
+    if (status != PC_OK) pc_err_prefix(err, status, "fms: input ");
 
     if (status == PC_OK && n > 0) {
         fms_task *t = (fms_task *)calloc(1, sizeof(*t));

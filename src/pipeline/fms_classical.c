@@ -3,6 +3,7 @@
 // intrinsics; the counterpart of OpenCV's ORB + BFMatcher(crossCheck) +
 // findEssentialMat + recoverPose.
 #include "core/common.h"
+#include "pipeline/fms_internal.h"
 #include "posecrafter/fms.h"
 
 #include <math.h>
@@ -32,19 +33,6 @@ static float kp_centre(float v, int octave, float scale_factor) {
     return v + 0.5f * (s - 1.0f);
 }
 
-typedef struct {
-    const pc_image *img[2];
-    pc_orb_features *out[2];
-    const pc_orb_params *p;
-    pc_status st[2];
-    pc_error err[2];
-} orb2_task;
-
-static void orb2_worker(void *ctx, int ith, int nth) {
-    orb2_task *t = (orb2_task *)ctx;
-    for (int i = ith; i < 2; i += nth) t->st[i] = pc_orb_detect_image(t->out[i], t->img[i], t->p, &t->err[i]);
-}
-
 pc_status pc_classical_pose(pc_relpose *out, pc_classical_stats *stats, pc_pool *pool, const pc_image *img_a,
                             const pc_image *img_b, const pc_intrinsics *Ka, const pc_intrinsics *Kb,
                             const pc_classical_options *opt, pc_error *err) {
@@ -63,16 +51,7 @@ pc_status pc_classical_pose(pc_relpose *out, pc_classical_stats *stats, pc_pool 
     float *pa = NULL, *pb = NULL;
     pc_status st = PC_OK;
 
-    orb2_task ot;
-    memset(&ot, 0, sizeof(ot));
-    ot.img[0] = img_a;
-    ot.img[1] = img_b;
-    ot.out[0] = &fa;
-    ot.out[1] = &fb;
-    ot.p = &opt->orb;
-    pc_pool_run(pool, orb2_worker, &ot);
-    for (int i = 0; i < 2 && st == PC_OK; i++)
-        if (ot.st[i] != PC_OK) st = pc_err(err, ot.st[i], "image %c: %s", "AB"[i], ot.err[i].msg);
+    st = pc_orb_detect_two(pool, &fa, &fb, img_a, img_b, &opt->orb, err);
     double t1 = pc_time_sec();
     s.keypoints_a = fa.n;
     s.keypoints_b = fb.n;
