@@ -18,5 +18,6 @@ int pc_cmd_dust3r(int argc, char **argv);
 int pc_cmd_select(int argc, char **argv);
 int pc_cmd_pose(int argc, char **argv);
 int pc_cmd_align(int argc, char **argv);
+int pc_cmd_interp(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const pc_command commands[] = {
     {"select", pc_cmd_select, "Feature Matching Selector: rank frames by ORB+RANSAC inliers to A and B"},
     {"pose", pc_cmd_pose, "relative pose of two photos (--classical: ORB + five-point RANSAC)"},
     {"align", pc_cmd_align, "DUSt3R global alignment of N views: cameras.json, COLMAP text, PLY"},
+    {"interp", pc_cmd_interp, "DynamiCrafter-512 interpolation: 16 video frames between photos A and B"},
     {"eval", pc_cmd_eval, "evaluate a pose method on a pair list: resumable, sharded, paper-style table"},
     {"eval-merge", pc_cmd_eval_merge, "join eval result files (shards), check duplicates/missing, print the table"},
     {"eval-convert", pc_cmd_eval_convert, "turn a Cambridge/ScanNet/DL3DV/NAVI folder into an eval pair manifest"},

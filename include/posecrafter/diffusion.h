@@ -194,6 +194,103 @@ typedef struct pc_randn { uint64_t state; int has_spare; double spare; } pc_rand
 void pc_randn_seed(pc_randn *r, uint64_t seed);
 void pc_randn_fill(pc_randn *r, float *x, int64_t n);
 
+/* ---- DDIM sampling loop (DDIMSampler.sample -> ddim_sampling -> p_sample_ddim) ----------------------- */
+
+/* The denoiser of one branch: out (B, n) = model(x (B, n), t) with the conditioning of `branch`
+ * (0 = cond, 1 = uncond), both held by ctx. For DynamiCrafter: UNet(cat(x, c_concat), t, context, fs). */
+typedef pc_status (*pc_ddim_model_fn)(void *ctx, float *out, const float *x, int64_t B, int64_t t, int branch,
+                                      pc_error *err);
+
+/* What one finished step reports (pointers valid during the callback only; NULL where not computed:
+ * v_uncond / v_cfg without CFG). Arrays hold B * n values. */
+typedef struct pc_ddim_step_info {
+    int i, S;                       /* step i of S (sampling order, t descends) */
+    pc_ddim_step_params p;
+    const float *x_in, *v_cond, *v_uncond, *v_guided, *e_t, *pred_x0_raw, *pred_x0, *noise, *x_out;
+    double elapsed_s;               /* since the loop started */
+} pc_ddim_step_info;
+/* Nonzero return cancels the loop (pc_ddim_sample then fails with PC_ERR_ARG "cancelled"). */
+typedef int (*pc_ddim_step_fn)(void *ctx, const pc_ddim_step_info *info);
+
+typedef struct pc_ddim_sample_opts {
+    float cfg_scale;          /* unconditional_guidance_scale 7.5; 1.0 = cond branch only (no CFG) */
+    float guidance_rescale;   /* 0.7 (0 = off) */
+    int v_param;              /* 1: the model predicts v (DynamiCrafter); 0: eps */
+    uint64_t seed;            /* pc_randn seed for x_T and the per-step noise when not injected */
+    /* Injected noise (golden tests): x_T (B * n) and step_noise[i] (B * n) for step i = 0..S-1. Either may be
+     * NULL (then drawn from pc_randn in upstream order: x_T first, then one draw per step). */
+    const float *x_T;
+    const float *const *step_noise;
+    pc_ddim_step_fn on_step;  /* may be NULL */
+    void *on_step_ctx;
+} pc_ddim_sample_opts;
+
+/* Defaults: cfg 7.5, rescale 0.7, v_param 1, seed 12306 (run_application.sh interp), no injection. */
+void pc_ddim_sample_opts_default(pc_ddim_sample_opts *o);
+
+/* DDIMSampler.ddim_sampling: x (B, n) <- x_T, then for i = 0..S-1 (t = d->timesteps[S-1-i]): v_cond (and
+ * v_uncond when cfg_scale != 1) from `model`, pc_ddim_cfg, pc_ddim_step with one N(0,1) draw per step
+ * (also at the last step, as upstream). On return x holds the final latent (`samples`). */
+pc_status pc_ddim_sample(float *x, int64_t B, int64_t n, const pc_ddpm_schedule *s, const pc_ddim_table *d,
+                         const pc_ddim_sample_opts *o, pc_ddim_model_fn model, void *model_ctx, pc_error *err);
+
+/* ---- DynamiCrafter generative frame interpolation (scripts/evaluation/inference.py, interp=True) ----- */
+
+struct pc_unet;
+struct pc_clip;
+struct pc_clip_tokenizer;
+
+typedef struct pc_interp_models {   /* all borrowed */
+    struct pc_unet *unet;
+    pc_vae *vae;
+    struct pc_clip *clip;
+    const struct pc_clip_tokenizer *tok;
+} pc_interp_models;
+
+typedef struct pc_interp_opts {
+    int T;                     /* video_length 16 (A x T/2 then B x T/2) */
+    int steps;                 /* 50 */
+    double eta;                /* 1.0 */
+    pc_ddim_spacing spacing;   /* uniform_trailing */
+    int64_t fs;                /* frame_stride / fps condition: 5 */
+    const char *prompt;        /* "" */
+    pc_ddim_sample_opts ddim;  /* cfg 7.5, rescale 0.7, seed, injected DDIM noise, step callback */
+    /* Injected VAE posterior noise (T, 4, h, w) for DiagonalGaussianDistribution.sample of every frame (only
+     * frames 0 and T-1 are used); NULL = drawn from pc_randn(seed ^ 0x5641455f4e4f4953) */
+    const float *posterior_noise;
+    pc_ddpm_config sched;      /* pc_ddpm_config_default */
+} pc_interp_opts;
+
+void pc_interp_opts_default(pc_interp_opts *o);
+
+/* Optional intermediates (each may be NULL): cond_ctx / uncond_ctx (L, w) with L = 77 + n_queries
+ * (uncond_ctx stays zero when cfg_scale == 1: no unconditional branch), c_concat (4, T, h, w), samples
+ * (4, T, h, w). */
+typedef struct pc_interp_trace {
+    float *cond_ctx, *uncond_ctx, *c_concat, *samples;
+    int64_t L, ctx_dim;        /* out: context length and width */
+} pc_interp_trace;
+
+/* image_guided_synthesis(interp=True) for one pair: image_a / image_b (3, H, W) in [-1, 1] -> video
+ * (3, T, H, W), decode_first_stage(samples), not clamped. H, W multiples of 8 * 2^(unet levels - 1).
+ * Only frames 0 (A) and T-1 (B) are VAE-encoded: upstream encodes all T frames but keeps those two.
+ * Batch 1. The models are used one call at a time (not re-entrant). */
+pc_status pc_interp_run(const pc_interp_models *m, const pc_interp_opts *o, float *video, const float *image_a,
+                        const float *image_b, int64_t H, int64_t W, pc_interp_trace *trace, pc_error *err);
+
+/* save_results: clamp(-1, 1), (x + 1) / 2 * 255, truncated to uint8: frame t of video (3, T, H, W) ->
+ * rgb (H, W, 3). */
+void pc_interp_frame_to_u8(uint8_t *rgb, const float *video, int64_t T, int64_t t, int64_t H, int64_t W);
+
+struct pc_image;
+/* load_data_prompts' transform for an RGB image (EXIF already applied): transforms.Resize(min(H, W))
+ * (PIL bilinear; short side -> min(H, W), long side truncated) then CenterCrop((H, W)), which pads with
+ * black where the resized image is smaller (e.g. 4:3 photos at 512x320). cover = 1: scale to cover
+ * H x W first (no padding; not upstream). out_u8 (zeroed or a valid image; replaced): the RGB crop;
+ * x (may be NULL): (3, H, W) = (u8 / 255 - 0.5) / 0.5. */
+pc_status pc_interp_preprocess(struct pc_image *out_u8, float *x, const struct pc_image *rgb, int H, int W, int cover,
+                               pc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,473 @@
+// posecrafter interp --model dynamicrafter_512_interp.ckpt A.jpg B.jpg -o frames/ [--steps 50] [--cfg 7.5]
+//                    [--seed 12306] [--prompt ""] [--fs 5] [--eta 1.0] [--rescale 0.7] [--frames 16]
+//                    [--size 512x320] [--fit pad|cover] [--vocab bpe_simple_vocab_16e6.txt.gz] [--threads N]
+//                    [--config configs/inference_512_v1.0.yaml]
+//
+// DynamiCrafter-512 generative frame interpolation between two photos (scripts/run_application.sh interp
+// settings by default). Writes frame_00.png .. frame_<T-1>.png (H x W) and contact_sheet.png (4 columns, half
+// size) into the output folder, and a progress bar with ETA per DDIM step on stderr.
+// --model may be given several times: each part (UNet model.diffusion_model.*, VAE first_stage_model.*,
+// text tower cond_stage_model.*, ViT embedder.*, Resampler image_proj_model.*) is taken from the first file
+// that holds it. --head-channels / --clip-heads set the head sizes that shapes cannot give (tiny test models).
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "core/common.h"
+#include "posecrafter.h"
+#include "posecrafter/clip.h"
+#include "posecrafter/diffusion.h"
+#include "posecrafter/unet.h"
+
+#define MAX_MODELS 8
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: posecrafter interp --model M.ckpt A.jpg B.jpg -o OUT_DIR [options]\n"
+            "  DynamiCrafter-512 interpolation: T frames from A to B (frame_XX.png + contact_sheet.png).\n"
+            "  --model M        DynamiCrafter checkpoint (.ckpt / .safetensors); repeat for split files\n"
+            "  --config Y       upstream inference yaml (default: inference_512_v1.0.yaml values built in)\n"
+            "  --vocab F        CLIP BPE merges (bpe_simple_vocab_16e6.txt.gz); default: next to the model\n"
+            "  --prompt S       text prompt (default \"\")\n"
+            "  --steps N        DDIM steps (50)          --cfg S      guidance scale (7.5)\n"
+            "  --seed N         noise seed (12306)       --eta E      DDIM eta (1.0)\n"
+            "  --rescale R      guidance rescale (0.7)   --fs N       frame-stride/fps condition (5)\n"
+            "  --frames T       video length (16)        --size WxH   frame size (512x320)\n"
+            "  --fit pad|cover  pad: upstream Resize(short side)+CenterCrop (black bars on 4:3); cover: fill\n"
+            "  --threads N      worker threads (default: all CPUs)\n"
+            "  --head-channels N (64), --clip-heads T,V,R (16,16,12): head sizes for non-standard models\n");
+}
+
+static void fmt_time(char *b, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) s = 0;
+    long v = (long)(s + 0.5);
+    if (v >= 3600)
+        snprintf(b, n, "%ldh%02ldm%02lds", v / 3600, (v / 60) % 60, v % 60);
+    else if (v >= 60)
+        snprintf(b, n, "%ldm%02lds", v / 60, v % 60);
+    else
+        snprintf(b, n, "%lds", v);
+}
+
+static int on_step(void *vctx, const pc_ddim_step_info *info) {
+    const int *T = (const int *)vctx;
+    const int done = info->i + 1, W = 30;
+    const int fill = done * W / info->S;
+    char bar[64], el[32], eta[32];
+    for (int k = 0; k < W; k++) bar[k] = k < fill ? '#' : '-';
+    bar[W] = 0;
+    const double per = info->elapsed_s / done;
+    fmt_time(el, sizeof(el), info->elapsed_s);
+    fmt_time(eta, sizeof(eta), per * (info->S - done));
+    fprintf(stderr, "\rDDIM [%s] %d/%d t=%-4lld %.1f s/step elapsed %s ETA %s   ", bar, done, info->S,
+            (long long)info->p.t, per, el, eta);
+    if (done == info->S) fprintf(stderr, "\ndecoding %d frames ...\n", *T);
+    fflush(stderr);
+    return 0;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *v) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end || x < lo || x > hi) return 0;
+    *v = x;
+    return 1;
+}
+
+static int parse_float(const char *s, double lo, double hi, double *v) {
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s || *end || !(x >= lo && x <= hi)) return 0;
+    *v = x;
+    return 1;
+}
+
+// First of the open checkpoints holding key, or NULL.
+static const pc_checkpoint *holder(pc_checkpoint *const *ck, int n, const char *key) {
+    for (int i = 0; i < n; i++)
+        if (pc_checkpoint_find(ck[i], key)) return ck[i];
+    return NULL;
+}
+
+// ---- --config: the values we need from an upstream inference yaml (configs/inference_512_v1.0.yaml) ----
+// A block-style YAML subset: "key: scalar" / "key: [a, b]" lines, nesting by indentation, '#' comments.
+// Each line's full dotted path (model.params.unet_config.params.num_head_channels) is matched exactly.
+
+typedef struct {
+    pc_interp_opts *o;
+    pc_unet_config *ucfg;
+    pc_clip_config *ccfg;
+    double scale_factor;
+    int H, W, have_size;
+    char msg[256];
+} yaml_ctx;
+
+static void strip(char *s) {
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) s[--n] = 0;
+    if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+        memmove(s, s + 1, n - 2);
+        s[n - 2] = 0;
+    }
+}
+
+static int yaml_bool(const char *v) {
+    return !strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "1");
+}
+
+// Returns 0 when the value is unusable (message in c->msg).
+static int yaml_apply(yaml_ctx *c, const char *path, const char *v) {
+    const char *mp = "model.params.", *up = "model.params.unet_config.params.";
+    char *end;
+    if (!strncmp(path, up, strlen(up))) {
+        const char *k = path + strlen(up);
+        if (!strcmp(k, "num_head_channels")) c->ucfg->num_head_channels = (int)strtol(v, &end, 10);
+        if (!strcmp(k, "default_fs")) c->ucfg->default_fs = (int)strtol(v, &end, 10);
+        return c->ucfg->num_head_channels > 0;
+    }
+    if (!strcmp(path, "model.params.image_proj_stage_config.params.heads")) {
+        c->ccfg->resampler_heads = (int)strtol(v, &end, 10);
+        return c->ccfg->resampler_heads > 0;
+    }
+    if (!strcmp(path, "model.params.cond_stage_config.params.layer")) {
+        if (!strcmp(v, "penultimate"))
+            c->ccfg->text_layer_skip = 1;
+        else if (!strcmp(v, "last"))
+            c->ccfg->text_layer_skip = 0;
+        else
+            return snprintf(c->msg, sizeof(c->msg), "text layer '%s' not supported", v), 0;
+        return 1;
+    }
+    if (strncmp(path, mp, strlen(mp))) return 1;
+    const char *k = path + strlen(mp);
+    pc_ddpm_config *sc = &c->o->sched;
+    if (!strcmp(k, "linear_start"))
+        sc->linear_start = strtod(v, &end);
+    else if (!strcmp(k, "linear_end"))
+        sc->linear_end = strtod(v, &end);
+    else if (!strcmp(k, "timesteps"))
+        sc->timesteps = (int)strtol(v, &end, 10);
+    else if (!strcmp(k, "rescale_betas_zero_snr"))
+        sc->rescale_zero_snr = yaml_bool(v);
+    else if (!strcmp(k, "use_dynamic_rescale"))
+        sc->use_dynamic_rescale = yaml_bool(v);
+    else if (!strcmp(k, "base_scale"))
+        sc->base_scale = strtod(v, &end);
+    else if (!strcmp(k, "scale_factor"))
+        c->scale_factor = strtod(v, &end);
+    else if (!strcmp(k, "parameterization")) {
+        if (strcmp(v, "v") && strcmp(v, "eps")) return snprintf(c->msg, sizeof(c->msg), "parameterization '%s'", v), 0;
+        c->o->ddim.v_param = !strcmp(v, "v");
+    } else if (!strcmp(k, "uncond_type") && strcmp(v, "empty_seq")) {
+        return snprintf(c->msg, sizeof(c->msg), "uncond_type '%s' not supported (only empty_seq)", v), 0;
+    } else if (!strcmp(k, "conditioning_key") && strcmp(v, "hybrid")) {
+        return snprintf(c->msg, sizeof(c->msg), "conditioning_key '%s' not supported (only hybrid)", v), 0;
+    } else if (!strcmp(k, "image_size")) {
+        int h, w;
+        if (sscanf(v, "[%d , %d]", &h, &w) != 2 || h < 1 || w < 1 || h > 1024 || w > 1024)
+            return snprintf(c->msg, sizeof(c->msg), "image_size '%s' (want [h, w])", v), 0;
+        c->H = 8 * h;
+        c->W = 8 * w;
+        c->have_size = 1;
+    }
+    return 1;
+}
+
+static pc_status yaml_load(yaml_ctx *c, const char *path, pc_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return pc_err(err, PC_ERR_IO, "cannot open config %s: %s", path, strerror(errno));
+    char line[1024], keys[16][128];
+    int indent[16], depth = 0, lineno = 0;
+    pc_status st = PC_OK;
+    while (st == PC_OK && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        int ind = 0;
+        while (line[ind] == ' ') ind++;
+        char *key = line + ind, *colon = strchr(key, ':');
+        if (!*key || *key == '\n' || *key == '\r' || *key == '-' || !colon) continue;  // blank, list item, other
+        *colon = 0;
+        char *val = colon + 1;
+        while (*val == ' ' || *val == '\t') val++;
+        strip(key);
+        strip(val);
+        while (depth > 0 && indent[depth - 1] >= ind) depth--;
+        if (depth == 16 || strlen(key) >= sizeof(keys[0])) {
+            st = pc_err(err, PC_ERR_FORMAT, "config %s:%d: nesting too deep or key too long", path, lineno);
+            break;
+        }
+        char full[16 * 130] = "";
+        for (int i = 0; i < depth; i++) {
+            strcat(full, keys[i]);
+            strcat(full, ".");
+        }
+        strcat(full, key);
+        if (*val) {
+            if (!yaml_apply(c, full, val))
+                st = pc_err(err, PC_ERR_UNSUPPORTED, "config %s:%d: %s: %s", path, lineno, full,
+                            c->msg[0] ? c->msg : "bad value");
+        } else {
+            snprintf(keys[depth], sizeof(keys[0]), "%s", key);
+            indent[depth++] = ind;
+        }
+    }
+    fclose(f);
+    return st;
+}
+
+static pc_status save_outputs(const char *out, const float *video, int T, int H, int W, pc_error *err) {
+    pc_image fr = {0}, half = {0}, sheet = {0};
+    const int cols = T < 4 ? T : 4, rows = (T + cols - 1) / cols;
+    const int hw = W / 2 > 0 ? W / 2 : 1, hh = H / 2 > 0 ? H / 2 : 1;
+    pc_status st = pc_image_alloc(&fr, W, H, 3, err);
+    if (st == PC_OK) st = pc_image_alloc(&sheet, cols * hw, rows * hh, 3, err);
+    char path[4200];
+    for (int t = 0; t < T && st == PC_OK; t++) {
+        pc_interp_frame_to_u8(fr.data, video, T, t, H, W);
+        snprintf(path, sizeof(path), "%s/frame_%02d.png", out, t);
+        st = pc_image_save_png(&fr, path, err);
+        if (st == PC_OK) st = pc_image_resize(&half, &fr, hw, hh, PC_RESAMPLE_BILINEAR, err);
+        if (st != PC_OK) break;
+        const int x0 = (t % cols) * hw, y0 = (t / cols) * hh;
+        for (int y = 0; y < hh; y++)
+            memcpy(sheet.data + ((size_t)(y0 + y) * sheet.w + x0) * 3, half.data + (size_t)y * hw * 3, (size_t)hw * 3);
+        pc_image_free(&half);
+    }
+    if (st == PC_OK) {
+        snprintf(path, sizeof(path), "%s/contact_sheet.png", out);
+        st = pc_image_save_png(&sheet, path, err);
+    }
+    pc_image_free(&fr);
+    pc_image_free(&half);
+    pc_image_free(&sheet);
+    return st;
+}
+
+int pc_cmd_interp(int argc, char **argv) {
+    const char *models[MAX_MODELS], *out = NULL, *vocab = NULL, *imgs[2] = {NULL, NULL};
+    int nmodels = 0, nimg = 0, threads = 0, cover = 0, H = 320, W = 512, ch[3];
+    pc_interp_opts o;
+    pc_interp_opts_default(&o);
+    pc_unet_config ucfg;
+    pc_unet_config_default(&ucfg);
+    pc_clip_config ccfg;
+    pc_clip_config_default(&ccfg);
+    double scale_factor = 0.18215;
+    // --config first: the command-line options below override its values
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config")) {
+            pc_error cerr;
+            yaml_ctx yc;
+            memset(&yc, 0, sizeof(yc));
+            yc.o = &o;
+            yc.ucfg = &ucfg;
+            yc.ccfg = &ccfg;
+            yc.scale_factor = scale_factor;
+            if (yaml_load(&yc, argv[i + 1], &cerr) != PC_OK) {
+                fprintf(stderr, "posecrafter interp: %s\n", cerr.msg);
+                return 1;
+            }
+            scale_factor = yc.scale_factor;
+            if (!(scale_factor > 0 && scale_factor < 100)) {
+                fprintf(stderr, "posecrafter interp: %s: scale_factor %g out of range\n", argv[i + 1], scale_factor);
+                return 1;
+            }
+            if (yc.have_size) {
+                H = yc.H;
+                W = yc.W;
+            }
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const int has = i + 1 < argc;
+        long lv;
+        double dv;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--model") && has) {
+            if (nmodels == MAX_MODELS) {
+                fprintf(stderr, "posecrafter interp: at most %d --model files\n", MAX_MODELS);
+                return 2;
+            }
+            models[nmodels++] = argv[++i];
+        } else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && has) {
+            out = argv[++i];
+        } else if (!strcmp(a, "--config") && has) {
+            i++;  // read above
+        } else if (!strcmp(a, "--vocab") && has) {
+            vocab = argv[++i];
+        } else if (!strcmp(a, "--prompt") && has) {
+            o.prompt = argv[++i];
+        } else if (!strcmp(a, "--steps") && has && parse_int(argv[i + 1], 1, 1000, &lv)) {
+            o.steps = (int)lv;
+            i++;
+        } else if (!strcmp(a, "--frames") && has && parse_int(argv[i + 1], 2, 256, &lv) && lv % 2 == 0) {
+            o.T = (int)lv;
+            i++;
+        } else if (!strcmp(a, "--seed") && has && parse_int(argv[i + 1], 0, 0x7fffffffL, &lv)) {
+            o.ddim.seed = (uint64_t)lv;
+            i++;
+        } else if (!strcmp(a, "--fs") && has && parse_int(argv[i + 1], 0, 1000, &lv)) {
+            o.fs = lv;
+            i++;
+        } else if (!strcmp(a, "--threads") && has && parse_int(argv[i + 1], 0, 1024, &lv)) {
+            threads = (int)lv;
+            i++;
+        } else if (!strcmp(a, "--head-channels") && has && parse_int(argv[i + 1], 1, 4096, &lv)) {
+            ucfg.num_head_channels = (int)lv;
+            i++;
+        } else if (!strcmp(a, "--cfg") && has && parse_float(argv[i + 1], 0.0, 100.0, &dv)) {
+            o.ddim.cfg_scale = (float)dv;
+            i++;
+        } else if (!strcmp(a, "--eta") && has && parse_float(argv[i + 1], 0.0, 10.0, &dv)) {
+            o.eta = dv;
+            i++;
+        } else if (!strcmp(a, "--rescale") && has && parse_float(argv[i + 1], 0.0, 1.0, &dv)) {
+            o.ddim.guidance_rescale = (float)dv;
+            i++;
+        } else if (!strcmp(a, "--size") && has && sscanf(argv[i + 1], "%dx%d", &W, &H) == 2 && W > 0 && H > 0 &&
+                   W <= 8192 && H <= 8192) {
+            i++;
+        } else if (!strcmp(a, "--fit") && has && (!strcmp(argv[i + 1], "pad") || !strcmp(argv[i + 1], "cover"))) {
+            cover = !strcmp(argv[++i], "cover");
+        } else if (!strcmp(a, "--clip-heads") && has && sscanf(argv[i + 1], "%d,%d,%d", &ch[0], &ch[1], &ch[2]) == 3 &&
+                   ch[0] > 0 && ch[1] > 0 && ch[2] > 0) {
+            ccfg.text_heads = ch[0];
+            ccfg.vision_heads = ch[1];
+            ccfg.resampler_heads = ch[2];
+            i++;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "posecrafter interp: unknown or malformed option '%s'%s%s\n", a, has ? " " : "",
+                    has ? argv[i + 1] : "");
+            usage(stderr);
+            return 2;
+        } else if (nimg < 2) {
+            imgs[nimg++] = a;
+        } else {
+            fprintf(stderr, "posecrafter interp: more than two images ('%s')\n", a);
+            return 2;
+        }
+    }
+    if (!nmodels || !out || nimg != 2) {
+        usage(stderr);
+        return 2;
+    }
+    char vocab_buf[4200];
+    if (!vocab) {  // default: the merges file next to the (first) model
+        const char *slash = strrchr(models[0], '/');
+        int dl = slash ? (int)(slash - models[0]) : 0;
+        snprintf(vocab_buf, sizeof(vocab_buf), "%.*s%sbpe_simple_vocab_16e6.txt.gz", dl, models[0], slash ? "/" : "");
+        vocab = vocab_buf;
+    }
+
+    pc_error err;
+    memset(&err, 0, sizeof(err));
+    pc_pool *pool = NULL;
+    pc_checkpoint *ck[MAX_MODELS] = {0};
+    pc_interp_models m = {0};
+    pc_clip_tokenizer *tok = NULL;
+    pc_image rgb[2] = {{0}}, crop[2] = {{0}};
+    float *x = NULL, *video = NULL;
+    int rc = 1;
+    pc_status st = pc_pool_create(&pool, threads, &err);
+    for (int i = 0; i < nmodels && st == PC_OK; i++) st = pc_checkpoint_open(&ck[i], models[i], &err);
+    if (st == PC_OK) st = pc_clip_tokenizer_load(&tok, vocab, &err);
+    if (st == PC_OK) {
+        const pc_checkpoint *cu = holder(ck, nmodels, "model.diffusion_model.out.2.weight");
+        const pc_checkpoint *cv = holder(ck, nmodels, "first_stage_model.decoder.conv_out.weight");
+        const pc_checkpoint *ct = holder(ck, nmodels, "cond_stage_model.model.token_embedding.weight");
+        const pc_checkpoint *ci = holder(ck, nmodels, "embedder.model.visual.conv1.weight");
+        const pc_checkpoint *cr = holder(ck, nmodels, "image_proj_model.latents");
+        if (!cu || !cv || !ct || !ci || !cr) {
+            st = pc_err(
+                &err, PC_ERR_NOT_FOUND,
+                "%s: missing part(s):%s%s%s%s%s (DynamiCrafter keys model.diffusion_model.*, first_stage_model.*, "
+                "cond_stage_model.model.*, embedder.model.visual.*, image_proj_model.*)",
+                models[0], cu ? "" : " UNet", cv ? "" : " VAE", ct ? "" : " text", ci ? "" : " ViT",
+                cr ? "" : " Resampler");
+        } else if (ct != ci || ct != cr) {
+            st = pc_err(&err, PC_ERR_UNSUPPORTED, "the text tower, ViT and Resampler must be in one --model file");
+        } else {
+            st = pc_unet_from_checkpoint(&m.unet, cu, "model.diffusion_model.", &ucfg, pool, &err);
+            if (st == PC_OK) st = pc_vae_from_checkpoint(&m.vae, cv, "first_stage_model.", pool, &err);
+            if (st == PC_OK) pc_vae_set_scale_factor(m.vae, scale_factor);
+            if (st == PC_OK) st = pc_clip_from_checkpoint(&m.clip, ct, &ccfg, pool, &err);
+            m.tok = tok;
+        }
+    }
+    if (st == PC_OK) {
+        const int64_t q = pc_clip_resampler_queries(m.clip);
+        if (q != 16 * (int64_t)o.T)
+            fprintf(stderr,
+                    "note: the Resampler makes %lld image tokens, not 16 x %d frames: every frame sees them all\n",
+                    (long long)q, o.T);
+        const size_t n = (size_t)3 * H * W;
+        x = (float *)malloc(sizeof(float) * 2 * n);
+        video = (float *)malloc(sizeof(float) * n * (size_t)o.T);
+        if (!x || !video) st = pc_err(&err, PC_ERR_MEMORY, "out of memory for %dx%d x %d frames", W, H, o.T);
+        for (int v = 0; v < 2 && st == PC_OK; v++) {
+            st = pc_image_load(&rgb[v], imgs[v], &err);
+            if (st == PC_OK) st = pc_interp_preprocess(&crop[v], x + v * n, &rgb[v], H, W, cover, &err);
+        }
+    }
+    if (st == PC_OK) {
+        struct stat sb;
+        if (stat(out, &sb) != 0) {
+            if (mkdir(out, 0755) != 0) st = pc_err(&err, PC_ERR_IO, "cannot create %s: %s", out, strerror(errno));
+        } else if (!S_ISDIR(sb.st_mode)) {
+            st = pc_err(&err, PC_ERR_IO, "%s exists and is not a folder", out);
+        }
+    }
+    if (st == PC_OK) {
+        const pc_unet_config *uc = pc_unet_get_config(m.unet);
+        fprintf(stderr, "model: UNet %d ch x [%d levels], %lld + %lld (VAE) parameters; %d threads\n",
+                uc->model_channels, uc->n_levels, (long long)pc_unet_num_params(m.unet),
+                (long long)pc_vae_num_params(m.vae), pc_pool_size(pool));
+        fprintf(
+            stderr,
+            "interp: %s (%dx%d) -> %s (%dx%d), %d frames %dx%d, %d steps, cfg %.2f, rescale %.2f, seed %llu, fs %lld\n",
+            imgs[0], rgb[0].w, rgb[0].h, imgs[1], rgb[1].w, rgb[1].h, o.T, W, H, o.steps, (double)o.ddim.cfg_scale,
+            (double)o.ddim.guidance_rescale, (unsigned long long)o.ddim.seed, (long long)o.fs);
+        fprintf(stderr,
+                "config: head channels %d, resampler heads %d, text layer %s, %s-prediction, %d timesteps, "
+                "zero-SNR %d, dynamic rescale %d (base %.2f), scale factor %.5f\n",
+                ucfg.num_head_channels, ccfg.resampler_heads, ccfg.text_layer_skip ? "penultimate" : "last",
+                o.ddim.v_param ? "v" : "eps", o.sched.timesteps, o.sched.rescale_zero_snr, o.sched.use_dynamic_rescale,
+                o.sched.base_scale, scale_factor);
+        fprintf(stderr, "encoding the prompt, CLIP image tokens and VAE latents ...\n");
+        o.ddim.on_step = on_step;
+        o.ddim.on_step_ctx = &o.T;
+        const double t0 = pc_time_sec();
+        st = pc_interp_run(&m, &o, video, x, x + (size_t)3 * H * W, H, W, NULL, &err);
+        if (st == PC_OK) {
+            fprintf(stderr, "generated in %.1f s\n", pc_time_sec() - t0);
+            st = save_outputs(out, video, o.T, H, W, &err);
+        }
+        if (st == PC_OK) {
+            printf("wrote %s/frame_00.png .. frame_%02d.png (%dx%d) and %s/contact_sheet.png\n", out, o.T - 1, W, H,
+                   out);
+            rc = 0;
+        }
+    }
+    if (st != PC_OK) fprintf(stderr, "posecrafter interp: %s\n", err.msg);
+    free(x);
+    free(video);
+    for (int v = 0; v < 2; v++) {
+        pc_image_free(&rgb[v]);
+        pc_image_free(&crop[v]);
+    }
+    pc_clip_free(m.clip);
+    pc_vae_free(m.vae);
+    pc_unet_free(m.unet);
+    pc_clip_tokenizer_free(tok);
+    for (int i = 0; i < nmodels; i++)
+        if (ck[i]) pc_checkpoint_close(ck[i]);
+    pc_pool_free(pool);
+    return rc;
+}
