@@ -1,23 +1,35 @@
-// bench_ga: DUSt3R global alignment (PointCloudOptimizer, MST init) on 8 views at 512x384 with synthetic
-// pairwise predictions of the right shape, complete symmetrized graph (56 edges), 300 iterations.
+// bench_ga: DUSt3R global alignment (PointCloudOptimizer, MST init) on N views (default 8) at 512x384 with
+// synthetic pairwise predictions of the right shape, complete symmetrized graph (N(N-1) edges), 300 iterations.
 //
-// usage: bench_ga [threads (default: 1 and 2)] [niter (300)]
+// usage: bench_ga [threads (default: 1 and 2)] [niter (300)] [views 2..16 (8)]
 //
 // FLOP model (per iteration), counting +,-,*,/ as 1 and sqrt/exp as 1:
 //   per edge side and pixel: forward 18 (A pred + b) + 3 (r) + 6 (|r|) + 2 (w|r|, sum) = 29,
 //                            backward 2 (w/|r|) + 3 (g r) + 3 (dL/dX) + 24 (dL/dA sums) = 32  -> 61
 //   per view pixel: points 1 exp + 6 + 15 (R x + T) = 22, chain 1 exp + 6 + 15 (R^T g) + 5 + 24 (sums) = 51
-//   total = 2 E HW 61 + N HW 73 = 112 * 196608 * 61 + 8 * 196608 * 73 = 1.458 GFLOP per iteration.
-// Memory: every iteration streams the predictions and weights once: 112 * 196608 * 16 B = 352 MB, so 300
-// iterations move >= 106 GB; the loop is memory-bound, and <= 1 s for 300 iterations would need ~100 GB/s.
+//   total = 2 E HW 61 + N HW 73 = 112 * 196608 * 61 + 8 * 196608 * 73 = 1.458 GFLOP per iteration (8 views).
+// Memory: every iteration streams the fused edge data once (pred xyz + log-conf weight, fp32, 16 B per pixel per
+// edge side): 112 * 196608 * 16 B = 352 MB (8 views), 75 MB (4 views). The edge pass is bound by that stream:
+// alone it runs at ~17-19 ms per 352 MB pass (19-21 GB/s) on this VM's core vs ~12 ms for a bare read of
+// 352 MB; its arithmetic alone (data in L2) is ~12 ms. <= 1 s for 300 iterations (8 views) would need
+// > 100 GB/s, i.e. lower-precision edge data, which the golden tolerances were not checked against.
 //
-// Measured 2026-11-27 on the shared 2-core dev VM (load average 6-15 from other jobs, so wall times are
-// inflated; process CPU time is the better number), AVX2 kernel, 300 iterations:
-//   1 thread : optimize 30.6 s CPU (133 s wall)  -> ~100 ms/iteration, ~14 GFLOP/s per core
-//   2 threads: optimize 32.3 s CPU total (202 s wall)
-//   MST init (incl. PnP-RANSAC, focal IRLS, 56 registrations): 0.7-0.9 s CPU
+// Measured 2026-11-27 on the shared dev VM (AMD EPYC, AVX-512; the VM gives about one core of parallelism:
+// a 2-thread spin loop takes 2x the wall time of one, so 2-thread wall scaling cannot be measured here;
+// numbers are process CPU time, 300 iterations, before = the AVX2 AoS kernel at commit HEAD of that day, run
+// back to back with after):
+//   | views | threads | before CPU s (ms/iter) | after CPU s (ms/iter) | speed-up |
+//   | 8     | 1       | 26.6 (89)              | 10.5 (35)             | 2.5x     |
+//   | 8     | 2       | 26.8 (89)              | 9.3 (31)              | 2.9x     |
+//   | 4     | 1       | 9.1 (30)               | 3.3 (11)              | 2.8x     |
+//   | 4     | 2       | 8.0 (27)               | 2.9 (9.7)             | 2.7x     |
+//   (other back-to-back runs: 8 views 1 thread 8.4-8.7 s after vs 24.8-26.1 s before; noise is +-20%.)
+//   MST init (incl. PnP-RANSAC, focal IRLS, registrations): 0.7-0.9 s CPU (8 views), 0.3 s (4 views).
+// Profile after (perf, 8 views, 1 thread, share of the optimize loop): edge kernel ~71%, per-view chain rule
+// (views_row) ~15%, Adam ~5%, exp ~5%, world points ~4%. Create now copies the edge data into the fused
+// layout (352 MB for 8 views): ~1.5-2 s wall at create, once.
 // PyTorch 1.13 CPU with the same ops (bench/bench_ga_torch.py, 2 threads, 3 iterations): 11.2 s CPU per
-// iteration, i.e. ~3370 s CPU for 300 iterations (~100x our CPU time).
+// iteration, i.e. ~3370 s CPU for 300 iterations (8 views).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +45,7 @@ static double cpu_sec(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-#define NV 8
+#define NV_MAX 16
 #define HH 384
 #define WW 512
 
@@ -53,10 +65,15 @@ int main(int argc, char **argv) {
     int thr_list[2] = {1, 2}, nthr = 2;
     if (argc > 1) thr_list[0] = atoi(argv[1]), nthr = 1;
     int niter = argc > 2 ? atoi(argv[2]) : 300;
+    int NV = argc > 3 ? atoi(argv[3]) : 8;
+    if (NV < 2 || NV > NV_MAX || niter < 1) {
+        fprintf(stderr, "usage: bench_ga [threads] [niter (300)] [views 2..%d (8)]\n", NV_MAX);
+        return 2;
+    }
     const int64_t HW = (int64_t)HH * WW;
     // synthetic scene: views on an arc looking at a wavy surface; depth maps -> world points
-    double Rk[NV][9], Tk[NV][3], f = 450;
-    float *world[NV];
+    double Rk[NV_MAX][9], Tk[NV_MAX][3], f = 450;
+    float *world[NV_MAX];
     for (int k = 0; k < NV; k++) {
         rot_y(Rk[k], (k - 3.5) * 0.06);
         Tk[k][0] = (k - 3.5) * 0.15, Tk[k][1] = 0.02 * k, Tk[k][2] = 0;
@@ -69,9 +86,9 @@ int main(int argc, char **argv) {
                 world[k][p * 3 + r] = (float)(Rk[k][r * 3] * xc[0] + Rk[k][r * 3 + 1] * xc[1] + Rk[k][r * 3 + 2] * xc[2] + Tk[k][r]);
         }
     }
-    int pairs[2 * 128], np;
+    int pairs[2 * NV_MAX * NV_MAX], np;
     pc_error err;
-    if (pc_align_make_pairs(pairs, 128, &np, NV, "complete", 1, &err)) {
+    if (pc_align_make_pairs(pairs, NV_MAX * NV_MAX, &np, NV, "complete", 1, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -93,7 +110,7 @@ int main(int argc, char **argv) {
         }
         edges[e] = (pc_align_edge){i, j, pi, ci, pj, cj};
     }
-    int hs[NV], ws[NV];
+    int hs[NV_MAX], ws[NV_MAX];
     for (int k = 0; k < NV; k++) hs[k] = HH, ws[k] = WW;
     pc_align_input in = {NV, hs, ws, np, edges};
     pc_align_opts o;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
+#include "geometry/global_align_internal.h"
 #include "posecrafter.h"
 #include "testutil.h"
 
@@ -240,10 +242,156 @@ static void test_mixed_sizes(void) {
     for (int k = 0; k < NV; k++) free(world[k]);
 }
 
+// Fused edge layout and kernel twins on sizes that span several 1024-pixel tiles and are not multiples of 16
+// (padded blocks), plus a view without edges: the loss equals a direct double-precision evaluation of
+// sum_e w |X - A pred| / area through the public API, and the reference / AVX2 / AVX-512 kernels and 1 vs 2
+// threads agree on loss and gradient.
+static void test_layout_twins(void) {
+    enum { NV = 4, NE = 4 };
+    const int hs[NV] = {45, 33, 40, 7}, ws[NV] = {50, 40, 41, 9};
+    const int ij[NE][2] = {{0, 1}, {1, 0}, {2, 0}, {1, 2}};
+    pc_test_rng rng = {11};
+    pc_align_edge edges[NE];
+    float *bufs[4 * NE];
+    int nb = 0;
+    for (int e = 0; e < NE; e++) {
+        float *pt[2], *cf[2];
+        for (int side = 0; side < 2; side++) {
+            int hw = hs[ij[e][side]] * ws[ij[e][side]];
+            pt[side] = bufs[nb++] = malloc(sizeof(float) * 3 * hw);
+            cf[side] = bufs[nb++] = malloc(sizeof(float) * hw);
+            for (int p = 0; p < hw; p++) {
+                for (int r = 0; r < 3; r++) pt[side][p * 3 + r] = (float)((r == 2 ? 2 : 0) + 0.5 * pc_test_uniform(&rng));
+                cf[side][p] = (float)(1.1 + 3 * (pc_test_uniform(&rng) + 1));
+            }
+        }
+        edges[e] = (pc_align_edge){ij[e][0], ij[e][1], pt[0], cf[0], pt[1], cf[1]};
+    }
+    pc_align_input in = {NV, hs, ws, NE, edges};
+    pc_align_opts o;
+    pc_align_opts_default(&o);
+    pc_error err;
+    pc_pool *pool;
+    pc_test_ok(pc_pool_create(&pool, 2, &err), &err, "pool");
+    pc_align *ga[4];
+    for (int q = 0; q < 4; q++) pc_test_ok(pc_align_create(&ga[q], &in, &o, q == 3 ? pool : NULL, &err), &err, "create layout");
+    // a non-trivial state: random poses, scales, depths, focals (the same in every instance)
+    int64_t n;
+    float *P = pc_align_params(ga[0], PC_ALIGN_PW_POSES, &n);
+    for (int64_t q = 0; q < n; q++) P[q] = (float)(q % 8 == 3 ? 1 : 0.2) * (float)(1 + 0.3 * pc_test_uniform(&rng));
+    P = pc_align_params(ga[0], PC_ALIGN_IM_POSES, &n);
+    for (int64_t q = 0; q < n; q++) P[q] = (float)(q % 7 == 3 ? 1 : 0.1) * (float)(1 + 0.5 * pc_test_uniform(&rng));
+    P = pc_align_params(ga[0], PC_ALIGN_IM_DEPTHMAPS, &n);
+    for (int64_t q = 0; q < n; q++) P[q] = (float)(0.7 + 0.1 * pc_test_uniform(&rng));
+    P = pc_align_params(ga[0], PC_ALIGN_IM_FOCALS, &n);
+    for (int64_t q = 0; q < n; q++) P[q] = (float)(20 * log(60.0) + pc_test_uniform(&rng));
+    const pc_align_param grp[4] = {PC_ALIGN_PW_POSES, PC_ALIGN_IM_POSES, PC_ALIGN_IM_DEPTHMAPS, PC_ALIGN_IM_FOCALS};
+    for (int q = 1; q < 4; q++)
+        for (int gi = 0; gi < 4; gi++) {
+            const float *src = pc_align_params(ga[0], grp[gi], &n);
+            memcpy(pc_align_params(ga[q], grp[gi], &n), src, sizeof(float) * (size_t)n);
+        }
+    // direct evaluation (double) of the loss
+    double li = 0, lj = 0, ai = 0, aj = 0;
+    for (int e = 0; e < NE; e++) {
+        float A[16];
+        pc_align_pw_pose(ga[0], e, A);
+        for (int side = 0; side < 2; side++) {
+            int k = ij[e][side], hw = hs[k] * ws[k];
+            float *X = malloc(sizeof(float) * 3 * hw);
+            pc_align_pts3d(ga[0], k, X);
+            const float *pr = side ? edges[e].pts_j : edges[e].pts_i, *cf = side ? edges[e].conf_j : edges[e].conf_i;
+            double acc = 0;
+            for (int p = 0; p < hw; p++) {
+                double r2 = 0;
+                for (int r = 0; r < 3; r++) {
+                    double y = (double)A[r * 4] * pr[p * 3] + (double)A[r * 4 + 1] * pr[p * 3 + 1] + (double)A[r * 4 + 2] * pr[p * 3 + 2] + A[r * 4 + 3];
+                    r2 += (X[p * 3 + r] - y) * (X[p * 3 + r] - y);
+                }
+                acc += log((double)cf[p]) * sqrt(r2);
+            }
+            if (side) lj += acc, aj += hw;
+            else li += acc, ai += hw;
+            free(X);
+        }
+    }
+    float direct = (float)(li / ai + lj / aj);
+    pc_align_set_simd(ga[0], 0); // plain reference
+    pc_align_set_simd(ga[1], 2); // AVX2 (where the CPU has it)
+    pc_align_set_simd(ga[2], 1); // fastest (AVX-512 where the CPU has it)
+    pc_align_set_simd(ga[3], 1); // fastest, 2 threads
+    float l[4];
+    for (int q = 0; q < 4; q++) l[q] = (float)pc_align_loss(ga[q], 0);
+    pc_test_close("layout: reference loss == direct evaluation (tiles, padding, edgeless view)", &l[0], &direct, 1, 0, 1e-5);
+    const char *nm[4] = {"reference", "AVX2", "fastest", "fastest, 2 threads"};
+    for (int q = 1; q < 4; q++) {
+        char name[128];
+        snprintf(name, sizeof(name), "layout: %s vs reference loss (no grad)", nm[q]);
+        pc_test_close(name, &l[q], &l[0], 1, 0, 1e-6);
+    }
+    for (int q = 0; q < 4; q++) l[q] = (float)pc_align_loss(ga[q], 1);
+    for (int q = 1; q < 4; q++) {
+        char name[128];
+        snprintf(name, sizeof(name), "layout: %s vs reference loss (with grad)", nm[q]);
+        pc_test_close(name, &l[q], &l[0], 1, 0, 1e-6);
+        for (int gi = 0; gi < 4; gi++) {
+            int64_t cnt;
+            snprintf(name, sizeof(name), "layout: %s vs reference gradient, group %d", nm[q], gi);
+            const float *gq = pc_align_grads(ga[q], grp[gi], &cnt), *g0 = pc_align_grads(ga[0], grp[gi], &cnt);
+            close_normwise(name, gq, g0, (size_t)cnt, 1e-5);
+        }
+    }
+    {
+        const float *gd = pc_align_grads(ga[2], PC_ALIGN_IM_DEPTHMAPS, &n);
+        int64_t off = 45 * 50 + 33 * 40 + 40 * 41, bad = 0;
+        for (int p = 0; p < 7 * 9; p++) bad += gd[off + p] != 0;
+        PC_CHECK(bad == 0 && n == off + 63, "layout: the edgeless view's depth gradient is exactly 0 (%lld nonzero)", (long long)bad);
+    }
+    // a few Adam steps stay in agreement (the Adam twin is bitwise equal to the plain loop)
+    for (int it = 0; it < 3; it++)
+        for (int q = 0; q < 4; q++) l[q] = (float)pc_align_step(ga[q], 0.01);
+    for (int q = 1; q < 4; q++) {
+        char name[128];
+        snprintf(name, sizeof(name), "layout: %s vs reference, loss after 3 Adam steps", nm[q]);
+        pc_test_close(name, &l[q], &l[0], 1, 0, 1e-6);
+    }
+    for (int q = 0; q < 4; q++) pc_align_free(ga[q]);
+    pc_pool_free(pool);
+    for (int q = 0; q < nb; q++) free(bufs[q]);
+}
+
+// The AVX-512 exp used for the depth maps vs libm expf: within 1 ulp, NaN / inf / underflow handled.
+static void test_exp_twin(void) {
+    if (!pc_cpu_has_avx512f()) {
+        printf("  skip exp twin: no AVX-512\n");
+        return;
+    }
+    enum { N = 20011 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = -100.f + 200.f * (float)i / N;
+    x[0] = NAN, x[1] = INFINITY, x[2] = -INFINITY, x[3] = 0, x[4] = 88.7f, x[5] = 89.5f;
+    pc_ga_exp_avx512(y, x, N - 3); // odd length: masked tail; the last 3 stay untouched
+    y[N - 3] = y[N - 2] = y[N - 1] = 123;
+    pc_ga_exp_avx512(y + N - 3, x + N - 3, 0);
+    long worst = 0;
+    int special_ok = isnan(y[0]) && isinf(y[1]) && y[2] == 0 && y[3] == 1 && isinf(y[5]) && y[N - 1] == 123;
+    for (int i = 1; i < N - 3; i++) {
+        float r = expf(x[i]);
+        int32_t a, b;
+        memcpy(&a, &r, 4);
+        memcpy(&b, &y[i], 4);
+        long d = labs((long)a - (long)b);
+        if (d > worst) worst = d;
+    }
+    PC_CHECK(worst <= 1 && special_ok, "exp twin (AVX-512) vs expf: worst %ld ulp (tol 1), specials %s", worst, special_ok ? "ok" : "WRONG");
+}
+
 int main(void) {
+    test_exp_twin();
     test_pair_graphs();
     test_pnp();
     test_mixed_sizes();
+    test_layout_twins();
 
     char path[1024];
     pc_test_shared_path(path, sizeof(path), "golden/dust3r/ga.safetensors");
@@ -444,7 +592,7 @@ int main(void) {
         }
         float f1 = (float)l1, f2 = (float)l2;
         pc_test_close("1 vs 2 threads, loss after 20 steps", &f2, &f1, 1, 0, 1e-5);
-        // fast (AVX2) vs plain reference edge kernel: same loss and gradient
+        // fastest kernels (AVX-512 or AVX2) vs the plain reference: same loss and gradient
         pc_align_set_simd(a1, 0);
         pc_align_set_simd(a2, 1);
         float r1 = (float)pc_align_loss(a1, 1), r2 = (float)pc_align_loss(a2, 1);

@@ -96,7 +96,8 @@ pc_status pc_align_init_from_mst(pc_align *ga, const pc_align_mst *mst, pc_error
 /* Both of the above. */
 pc_status pc_align_init_mst(pc_align *ga, pc_error *err);
 
-/* Use the AVX2+FMA edge kernel when the CPU has it (default) or the plain reference (enable = 0). */
+/* Kernel choice for the optimizer: 1 = fastest the CPU has (AVX-512, else AVX2+FMA; default), 0 = the plain
+ * reference everywhere, 2 = force AVX2. */
 void pc_align_set_simd(pc_align *ga, int enable);
 /* Loss at the current parameters; with_grad also fills the gradient. */
 double pc_align_loss(pc_align *ga, int with_grad);

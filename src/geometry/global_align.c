@@ -6,9 +6,13 @@
 // A_e = s_e [R_e | T_e]. Gradients are derived by hand (see pc_align_loss) and reproduce PyTorch
 // autograd, including its zero derivative of sign(x)*expm1(|x|) at x = 0 (the frozen root camera).
 //
-// Threading: every view's pixel range is split into nth contiguous pieces; worker t handles piece t of
-// every view for every edge, so dL/dX needs no locks, and per-worker partial sums are reduced in
+// Threading: every view's tiles (PC_GA_TILE pixels) are split into nth contiguous pieces; worker t handles piece
+// t of every view for every edge, so dL/dX needs no locks, and per-worker partial sums are reduced in
 // worker order: deterministic for a fixed thread count.
+// Speed: the per-edge data (pred xyz + log-conf weight) is copied once at create into one fused fp32 array in
+// exactly the order the edge pass reads it (global_align_internal.h), so each iteration streams it linearly
+// (16 B per pixel per edge side); world points and depths are computed once per view per iteration; all
+// per-iteration scratch is allocated at create. Kernels: plain reference here, AVX2 and AVX-512 twins.
 #include "geometry/global_align_internal.h"
 
 #include <math.h>
@@ -103,23 +107,24 @@ static double pw_norm_factor(const pc_align *ga) {
 
 void pc_align_free(pc_align *ga) {
     if (!ga) return;
-    for (int e = 0; e < ga->E; e++) {
-        if (ga->w_i) free(ga->w_i[e]);
-        if (ga->w_j) free(ga->w_j[e]);
-    }
     for (int k = 0; k < ga->N; k++) {
         if (ga->im_conf) free(ga->im_conf[k]);
         if (ga->X) free(ga->X[k]);
         if (ga->gX) free(ga->gX[k]);
+        if (ga->D) free(ga->D[k]);
     }
-    free(ga->w_i);
-    free(ga->w_j);
     free(ga->im_conf);
     free(ga->X);
     free(ga->gX);
+    free(ga->D);
+    free(ga->F);
+    free(ga->F_off);
+    free(ga->vs_off);
+    free(ga->vs);
     free(ga->H);
     free(ga->W);
     free(ga->hw);
+    free(ga->hwp);
     free(ga->edges);
     free(ga->dm_off);
     free(ga->P);
@@ -127,9 +132,21 @@ void pc_align_free(pc_align *ga) {
     free(ga->M1);
     free(ga->M2);
     free(ga->pp);
+    free(ga->cam_f);
+    free(ga->cam_d);
     free(ga->part);
     free(ga);
 }
+
+// 64-byte aligned, zero-filled; n counts floats.
+static float *falloc_zero(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    float *p = (float *)aligned_alloc(64, bytes ? bytes : 64);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+static int best_simd(void) { return pc_cpu_has_avx512f() ? 2 : (pc_cpu_has_avx2_fma() ? 1 : 0); }
 
 pc_status pc_align_create(pc_align **out, const pc_align_input *in, const pc_align_opts *opts, pc_pool *pool,
                           pc_error *err) {
@@ -157,54 +174,95 @@ pc_status pc_align_create(pc_align **out, const pc_align_input *in, const pc_ali
     else pc_align_opts_default(&ga->o);
     ga->pool = pool;
     ga->nth = pc_pool_size(pool);
-    ga->simd = pc_cpu_has_avx2_fma();
+    ga->simd = best_simd();
     ga->H = (int *)calloc((size_t)N, sizeof(int));
     ga->W = (int *)calloc((size_t)N, sizeof(int));
     ga->hw = (int64_t *)calloc((size_t)N, sizeof(int64_t));
+    ga->hwp = (int64_t *)calloc((size_t)N, sizeof(int64_t));
     ga->dm_off = (size_t *)calloc((size_t)N, sizeof(size_t));
     ga->edges = (pc_align_edge *)calloc((size_t)E, sizeof(pc_align_edge));
-    ga->w_i = (float **)calloc((size_t)E, sizeof(float *));
-    ga->w_j = (float **)calloc((size_t)E, sizeof(float *));
     ga->im_conf = (float **)calloc((size_t)N, sizeof(float *));
     ga->X = (float **)calloc((size_t)N, sizeof(float *));
     ga->gX = (float **)calloc((size_t)N, sizeof(float *));
+    ga->D = (float **)calloc((size_t)N, sizeof(float *));
     ga->pp = (float *)calloc((size_t)N * 2, sizeof(float));
-    if (!ga->H || !ga->W || !ga->hw || !ga->dm_off || !ga->edges || !ga->w_i || !ga->w_j || !ga->im_conf ||
-        !ga->X || !ga->gX || !ga->pp)
+    ga->F_off = (size_t *)calloc((size_t)N, sizeof(size_t));
+    ga->vs_off = (int *)calloc((size_t)N + 1, sizeof(int));
+    ga->vs = (int *)calloc((size_t)E * 2, sizeof(int));
+    ga->cam_f = (float *)calloc((size_t)N * 13 + (size_t)E * 12, sizeof(float));
+    ga->cam_d = (double *)calloc((size_t)E * 22 + (size_t)N * 17, sizeof(double));
+    if (!ga->H || !ga->W || !ga->hw || !ga->hwp || !ga->dm_off || !ga->edges || !ga->im_conf || !ga->X ||
+        !ga->gX || !ga->D || !ga->pp || !ga->F_off || !ga->vs_off || !ga->vs || !ga->cam_f || !ga->cam_d)
         goto oom;
     size_t total_hw = 0;
     for (int k = 0; k < N; k++) {
         ga->H[k] = in->heights[k];
         ga->W[k] = in->widths[k];
         ga->hw[k] = (int64_t)ga->H[k] * ga->W[k];
+        ga->hwp[k] = (ga->hw[k] + PC_GA_BLK - 1) / PC_GA_BLK * PC_GA_BLK;
         ga->dm_off[k] = total_hw;
         total_hw += (size_t)ga->hw[k];
         ga->pp[2 * k] = (float)(ga->W[k] / 2.0);
         ga->pp[2 * k + 1] = (float)(ga->H[k] / 2.0);
         ga->im_conf[k] = (float *)calloc((size_t)ga->hw[k], sizeof(float));
-        ga->X[k] = (float *)malloc((size_t)ga->hw[k] * 3 * sizeof(float));
-        ga->gX[k] = (float *)malloc((size_t)ga->hw[k] * 3 * sizeof(float));
-        if (!ga->im_conf[k] || !ga->X[k] || !ga->gX[k]) goto oom;
+        ga->X[k] = falloc_zero((size_t)ga->hwp[k] * 3);
+        ga->gX[k] = falloc_zero((size_t)ga->hwp[k] * 3);
+        ga->D[k] = falloc_zero((size_t)ga->hwp[k]);
+        if (!ga->im_conf[k] || !ga->X[k] || !ga->gX[k] || !ga->D[k]) goto oom;
     }
+    // edge sides per view, in edge order (i side before j side: the order the sums were always taken in)
+    for (int e = 0; e < E; e++) ga->edges[e] = in->edges[e];
+    {
+        int q = 0;
+        for (int k = 0; k < N; k++) {
+            ga->vs_off[k] = q;
+            for (int e = 0; e < E; e++) {
+                if (ga->edges[e].i == k) ga->vs[q++] = e * 2;
+                if (ga->edges[e].j == k) ga->vs[q++] = e * 2 + 1;
+            }
+        }
+        ga->vs_off[N] = q;
+    }
+    size_t nF = 0;
+    for (int k = 0; k < N; k++) {
+        ga->F_off[k] = nF;
+        nF += (size_t)(ga->vs_off[k + 1] - ga->vs_off[k]) * (size_t)(ga->hwp[k] / PC_GA_BLK) * PC_GA_BLK * 4;
+    }
+    // not zero-filled: the fill below writes every element (padding lanes explicitly)
+    ga->F = (float *)aligned_alloc(64, (nF * sizeof(float) + 63) / 64 * 64 + 64);
+    if (!ga->F) goto oom;
     ga->total_area_i = ga->total_area_j = 0;
     for (int e = 0; e < E; e++) {
-        ga->edges[e] = in->edges[e];
-        int i = ga->edges[e].i, j = ga->edges[e].j;
-        ga->total_area_i += (double)ga->hw[i];
-        ga->total_area_j += (double)ga->hw[j];
-        ga->w_i[e] = (float *)malloc((size_t)ga->hw[i] * sizeof(float));
-        ga->w_j[e] = (float *)malloc((size_t)ga->hw[j] * sizeof(float));
-        if (!ga->w_i[e] || !ga->w_j[e]) goto oom;
-        for (int64_t p = 0; p < ga->hw[i]; p++) {
-            float c = ga->edges[e].conf_i[p];
-            ga->w_i[e][p] = logf(c);
-            // dust3r: _compute_img_conf (im_conf starts at zeros, torch.maximum)
-            if (c > ga->im_conf[i][p] || c != c) ga->im_conf[i][p] = c;
-        }
-        for (int64_t p = 0; p < ga->hw[j]; p++) {
-            float c = ga->edges[e].conf_j[p];
-            ga->w_j[e][p] = logf(c);
-            if (c > ga->im_conf[j][p] || c != c) ga->im_conf[j][p] = c;
+        ga->total_area_i += (double)ga->hw[ga->edges[e].i];
+        ga->total_area_j += (double)ga->hw[ga->edges[e].j];
+    }
+    // fill F in its own (linear) order: view -> tile -> side -> pixel
+    for (int k = 0; k < N; k++) {
+        int nside = ga->vs_off[k + 1] - ga->vs_off[k];
+        int64_t hw = ga->hw[k], ntile = (hw + PC_GA_TILE - 1) / PC_GA_TILE;
+        float *blk0 = ga->F + ga->F_off[k];
+        for (int64_t t = 0; t < ntile; t++) {
+            int64_t p0 = t * PC_GA_TILE, p1 = PC_MIN(hw, p0 + PC_GA_TILE);
+            int64_t nb = (p1 - p0 + PC_GA_BLK - 1) / PC_GA_BLK;
+            for (int s = 0; s < nside; s++) {
+                int e = ga->vs[ga->vs_off[k] + s] >> 1, side = ga->vs[ga->vs_off[k] + s] & 1;
+                const float *pred = side ? ga->edges[e].pts_j : ga->edges[e].pts_i;
+                const float *conf = side ? ga->edges[e].conf_j : ga->edges[e].conf_i;
+                float *im_conf = ga->im_conf[k];
+                memset(blk0 + (nb - 1) * PC_GA_BLK * 4, 0, PC_GA_BLK * 4 * sizeof(float)); // padding lanes: 0
+                for (int64_t p = p0; p < p1; p++) {
+                    float *blk = blk0 + ((p - p0) / PC_GA_BLK) * PC_GA_BLK * 4;
+                    int l = (int)((p - p0) % PC_GA_BLK);
+                    float c = conf[p];
+                    blk[l] = pred[p * 3];
+                    blk[PC_GA_BLK + l] = pred[p * 3 + 1];
+                    blk[2 * PC_GA_BLK + l] = pred[p * 3 + 2];
+                    blk[3 * PC_GA_BLK + l] = logf(c); // dust3r: _weight_i/_weight_j (conf_trf 'log')
+                    // dust3r: _compute_img_conf (im_conf starts at zeros, torch.maximum)
+                    if (c > im_conf[p] || c != c) im_conf[p] = c;
+                }
+                blk0 += nb * PC_GA_BLK * 4;
+            }
         }
     }
     ga->off_pw = 0;
@@ -322,72 +380,96 @@ typedef struct {
     float inv_area_i, inv_area_j;
 } loss_ctx;
 
-// Phase A: world points of every view (dust3r: depth_to_pts3d), and zero dL/dX.
+// This worker's pixel range of view k: whole tiles, split in worker order.
+static void worker_range(const pc_align *ga, int k, int ith, int nth, int64_t *b, int64_t *e) {
+    int64_t ntile = (ga->hw[k] + PC_GA_TILE - 1) / PC_GA_TILE, tb, te;
+    pc_split_range(ntile, ith, nth, &tb, &te);
+    *b = PC_MIN(ga->hw[k], tb * PC_GA_TILE);
+    *e = PC_MIN(ga->hw[k], te * PC_GA_TILE);
+}
+
+// One row segment of n pixels (u = u0 .. u0+n-1, row v): world points from the depths D (dust3r: depth_to_pts3d).
+static void points_row_ref(float *X0, float *X1, float *X2, const float *D, int64_t n, int u0, float v,
+                           const float *R, const float *T, float f, float cx, float cy) {
+    for (int64_t i = 0; i < n; i++) {
+        float d = D[i], u = (float)(u0 + (int)i);
+        float xc = d * (u - cx) / f, yc = d * (v - cy) / f, zc = d;
+        X0[i] = R[0] * xc + R[1] * yc + R[2] * zc + T[0];
+        X1[i] = R[3] * xc + R[4] * yc + R[5] * zc + T[1];
+        X2[i] = R[6] * xc + R[7] * yc + R[8] * zc + T[2];
+    }
+}
+
+// Phase A: world points of every view, and zero dL/dX.
 static void phase_points(void *vctx, int ith, int nth) {
     loss_ctx *c = (loss_ctx *)vctx;
     pc_align *ga = c->ga;
     for (int k = 0; k < ga->N; k++) {
         int64_t b, e;
-        pc_split_range(ga->hw[k], ith, nth, &b, &e);
+        worker_range(ga, k, ith, nth, &b, &e);
         const float *R = c->im_R + k * 9, *T = c->im_T + k * 3;
         float f = c->im_f[k], cx = ga->pp[2 * k], cy = ga->pp[2 * k + 1];
         const float *dp = ga->P + ga->off_dm + ga->dm_off[k];
-        int64_t hw = ga->hw[k];
-        float *X0 = ga->X[k], *X1 = X0 + hw, *X2 = X1 + hw; // SoA planes
+        int64_t hwp = ga->hwp[k];
+        float *X0 = ga->X[k], *X1 = X0 + hwp, *X2 = X1 + hwp; // SoA planes
+        float *D = ga->D[k];
         int W = ga->W[k];
-        int64_t ui = b % W, vi = b / W;
-        for (int64_t p = b; p < e; p++) {
-            float d = expf(dp[p]);
-            float u = (float)ui, v = (float)vi;
-            if (++ui == W) ui = 0, vi++;
-            float xc = d * (u - cx) / f, yc = d * (v - cy) / f, zc = d;
-            X0[p] = R[0] * xc + R[1] * yc + R[2] * zc + T[0];
-            X1[p] = R[3] * xc + R[4] * yc + R[5] * zc + T[1];
-            X2[p] = R[6] * xc + R[7] * yc + R[8] * zc + T[2];
+        // depths, kept for phase_views
+        if (ga->simd == 2) pc_ga_exp_avx512(D + b, dp + b, e - b);
+        else
+            for (int64_t p = b; p < e; p++) D[p] = expf(dp[p]);
+        for (int64_t p = b; p < e;) {
+            int u0 = (int)(p % W);
+            int64_t n = PC_MIN(e - p, (int64_t)(W - u0));
+            float v = (float)(p / W);
+            if (ga->simd == 2) pc_ga_points_row_avx512(X0 + p, X1 + p, X2 + p, D + p, n, u0, v, R, T, f, cx, cy);
+            else points_row_ref(X0 + p, X1 + p, X2 + p, D + p, n, u0, v, R, T, f, cx, cy);
+            p += n;
         }
-        if (c->with_grad)
-            for (int q = 0; q < 3; q++) memset(ga->gX[k] + q * hw + b, 0, (size_t)(e - b) * sizeof(float));
+        // dL/dX: the first edge side of each tile overwrites it (with_grad = 2); a view without edges needs zeros
+        if (c->with_grad && ga->vs_off[k + 1] == ga->vs_off[k])
+            for (int q = 0; q < 3; q++) memset(ga->gX[k] + q * hwp + b, 0, (size_t)(e - b) * sizeof(float));
     }
 }
 
-// One edge side over pixels [b, e): residuals against X, loss sum, dL/dX and dL/dA (12 sums).
-// X, gX: SoA planes of stride hw. Plain reference; pc_ga_edge_side_avx2 is the fast twin.
-double pc_ga_edge_side_ref(const float *X, float *gX, int64_t hw, const float *pred, const float *w, const float *A,
-                           int64_t b, int64_t e, float scale, int with_grad, double *gA) {
+// One edge side on nblk fused blocks: residuals against X, loss sum, dL/dX and dL/dA (12 sums).
+// Plain reference; pc_ga_edge_side_avx2 / _avx512 are the fast twins.
+double pc_ga_edge_side_ref(const float *X, float *gX, int64_t stride, const float *F, const float *A, int64_t nblk,
+                           float scale, int with_grad, double *gA) {
     const float a0 = A[0], a1 = A[1], a2 = A[2], a3 = A[3], a4 = A[4], a5 = A[5];
     const float a6 = A[6], a7 = A[7], a8 = A[8], b0 = A[9], b1 = A[10], b2 = A[11];
-    const float *X0 = X, *X1 = X + hw, *X2 = X + 2 * hw;
-    float *G0 = gX, *G1 = gX + hw, *G2 = gX + 2 * hw;
+    const float *X0 = X, *X1 = X + stride, *X2 = X + 2 * stride;
+    float *G0 = gX, *G1 = gX + stride, *G2 = gX + 2 * stride;
+    const int64_t n = nblk * PC_GA_BLK;
+#define PRED_(p, c) F[((p) / PC_GA_BLK) * PC_GA_BLK * 4 + (c) * PC_GA_BLK + (p) % PC_GA_BLK]
     double loss = 0;
     if (!with_grad) {
-        for (int64_t p = b; p < e; p++) {
-            float px = pred[p * 3], py = pred[p * 3 + 1], pz = pred[p * 3 + 2];
+        for (int64_t p = 0; p < n; p++) {
+            float px = PRED_(p, 0), py = PRED_(p, 1), pz = PRED_(p, 2), wn = PRED_(p, 3);
             float rx = X0[p] - (a0 * px + a1 * py + a2 * pz + b0);
             float ry = X1[p] - (a3 * px + a4 * py + a5 * pz + b1);
             float rz = X2[p] - (a6 * px + a7 * py + a8 * pz + b2);
-            loss += (double)(sqrtf(rx * rx + ry * ry + rz * rz) * w[p]);
+            loss += (double)(sqrtf(rx * rx + ry * ry + rz * rz) * wn);
         }
         return loss;
     }
     // float accumulators over blocks of 256 pixels, folded into double
-    int64_t p = b;
-    while (p < e) {
-        int64_t pe = PC_MIN(e, p + 256);
+    int64_t p = 0;
+    while (p < n) {
+        int64_t pe = PC_MIN(n, p + 256);
         float s[12] = {0};
         float ls = 0;
         for (; p < pe; p++) {
-            float px = pred[p * 3], py = pred[p * 3 + 1], pz = pred[p * 3 + 2];
+            float px = PRED_(p, 0), py = PRED_(p, 1), pz = PRED_(p, 2), wn = PRED_(p, 3);
             float rx = X0[p] - (a0 * px + a1 * py + a2 * pz + b0);
             float ry = X1[p] - (a3 * px + a4 * py + a5 * pz + b1);
             float rz = X2[p] - (a6 * px + a7 * py + a8 * pz + b2);
             float nrm = sqrtf(rx * rx + ry * ry + rz * rz);
-            float wn = w[p];
             ls += nrm * wn;
             float g = nrm > 0 ? wn * scale / nrm : 0.0f;
             float gx = g * rx, gy = g * ry, gz = g * rz;
-            G0[p] += gx;
-            G1[p] += gy;
-            G2[p] += gz;
+            if (with_grad == 2) G0[p] = gx, G1[p] = gy, G2[p] = gz;
+            else G0[p] += gx, G1[p] += gy, G2[p] += gz;
             s[0] += gx * px; s[1] += gx * py; s[2] += gx * pz; s[3] += gx;
             s[4] += gy * px; s[5] += gy * py; s[6] += gy * pz; s[7] += gy;
             s[8] += gz * px; s[9] += gz * py; s[10] += gz * pz; s[11] += gz;
@@ -395,39 +477,73 @@ double pc_ga_edge_side_ref(const float *X, float *gX, int64_t hw, const float *p
         loss += ls;
         for (int k = 0; k < 12; k++) gA[k] -= s[k];
     }
+#undef PRED_
     return loss;
 }
 
-// Phase B: residuals of every edge on this worker's pixel pieces. Pixels are visited in tiles of 1024 and
-// every edge side on the tile's view runs before the next tile, so X and dL/dX stay in cache while the
-// predictions stream through once (the loop is memory-bound).
+// Phase B: residuals of every edge on this worker's tiles. Every edge side on the tile's view runs before the
+// next tile, so X and dL/dX stay in cache, and the fused edge data is laid out in exactly this order: each
+// worker reads one linear stream per view (the loop is bound by that stream).
 static void phase_edges(void *vctx, int ith, int nth) {
     loss_ctx *c = (loss_ctx *)vctx;
     pc_align *ga = c->ga;
     double *part = ga->part + (size_t)ith * ga->part_stride;
     memset(part, 0, ga->part_stride * sizeof(double));
-    pc_ga_edge_fn fn = ga->simd ? pc_ga_edge_side_avx2 : pc_ga_edge_side_ref;
+    pc_ga_edge_fn fn = ga->simd == 2 ? pc_ga_edge_side_avx512 : ga->simd == 1 ? pc_ga_edge_side_avx2 : pc_ga_edge_side_ref;
     double li = 0, lj = 0;
     for (int k = 0; k < ga->N; k++) {
-        int64_t b, en;
-        pc_split_range(ga->hw[k], ith, nth, &b, &en);
-        for (int64_t t0 = b; t0 < en; t0 += 1024) {
-            int64_t t1 = PC_MIN(en, t0 + 1024);
-            for (int e = 0; e < ga->E; e++) {
-                const pc_align_edge *ed = &ga->edges[e];
+        int64_t ntile = (ga->hw[k] + PC_GA_TILE - 1) / PC_GA_TILE, tb, te;
+        pc_split_range(ntile, ith, nth, &tb, &te);
+        int nside = ga->vs_off[k + 1] - ga->vs_off[k];
+        const int *vs = ga->vs + ga->vs_off[k];
+        int64_t nblk_all = ga->hwp[k] / PC_GA_BLK, hwp = ga->hwp[k];
+        for (int64_t t = tb; t < te; t++) {
+            int64_t nb = PC_MIN((int64_t)PC_GA_TILE_BLKS, nblk_all - t * PC_GA_TILE_BLKS);
+            const float *Ft = ga->F + ga->F_off[k] + (size_t)(t * PC_GA_TILE_BLKS * nside) * PC_GA_BLK * 4;
+            const float *Xt = ga->X[k] + t * PC_GA_TILE;
+            float *gXt = ga->gX[k] + t * PC_GA_TILE;
+            for (int s = 0; s < nside; s++) {
+                int e = vs[s] >> 1, side = vs[s] & 1;
+                const float *Fs = Ft + (size_t)(s * nb) * PC_GA_BLK * 4;
                 double *gA = part + (size_t)e * 12; // rows of A = (sR | sT): index r*4 + c
-                if (ed->i == k)
-                    li += fn(ga->X[k], ga->gX[k], ga->hw[k], ed->pts_i, ga->w_i[e], c->pw_A + e * 12, t0, t1,
-                             c->inv_area_i, c->with_grad, gA);
-                if (ed->j == k)
-                    lj += fn(ga->X[k], ga->gX[k], ga->hw[k], ed->pts_j, ga->w_j[e], c->pw_A + e * 12, t0, t1,
-                             c->inv_area_j, c->with_grad, gA);
+                int wg = c->with_grad ? (s == 0 ? 2 : 1) : 0;
+                if (side == 0)
+                    li += fn(Xt, gXt, hwp, Fs, c->pw_A + e * 12, nb, c->inv_area_i, wg, gA);
+                else
+                    lj += fn(Xt, gXt, hwp, Fs, c->pw_A + e * 12, nb, c->inv_area_j, wg, gA);
             }
         }
     }
     double *pl = part + ga->part_stride - 2;
     pl[0] = li;
     pl[1] = lj;
+}
+
+// One row segment: dL/d(depth param) into gd (through X = R Xc + T, Xc = d (.., .., 1), d = exp(param)) and
+// the per-view sums acc (13): dL/dR = gX Xc^T (9), dL/dT = gX (3), and sum (R^T gX)_xy Xc_xy for the focal.
+static void views_row_ref(float *gd, double *acc, const float *D, const float *gX0, const float *gX1,
+                          const float *gX2, int64_t n, int u0, float v, const float *R, float f, float cx, float cy) {
+    int64_t i = 0;
+    while (i < n) {
+        int64_t ie = PC_MIN(n, i + 256);
+        float s[13] = {0};
+        for (; i < ie; i++) {
+            float d = D[i], u = (float)(u0 + (int)i);
+            float xc = d * (u - cx) / f, yc = d * (v - cy) / f, zc = d;
+            float gx = gX0[i], gy = gX1[i], gz = gX2[i];
+            // R^T gX
+            float hx = R[0] * gx + R[3] * gy + R[6] * gz;
+            float hy = R[1] * gx + R[4] * gy + R[7] * gz;
+            float hz = R[2] * gx + R[5] * gy + R[8] * gz;
+            gd[i] = hx * xc + hy * yc + hz * zc;
+            s[0] += gx * xc; s[1] += gx * yc; s[2] += gx * zc;
+            s[3] += gy * xc; s[4] += gy * yc; s[5] += gy * zc;
+            s[6] += gz * xc; s[7] += gz * yc; s[8] += gz * zc;
+            s[9] += gx; s[10] += gy; s[11] += gz;
+            s[12] += hx * xc + hy * yc;
+        }
+        for (int q = 0; q < 13; q++) acc[q] += s[q];
+    }
 }
 
 // Phase C: chain dL/dX to depth params (per pixel), and per-view sums for pose and focal.
@@ -437,56 +553,35 @@ static void phase_views(void *vctx, int ith, int nth) {
     double *part = ga->part + (size_t)ith * ga->part_stride + (size_t)ga->E * 12;
     for (int k = 0; k < ga->N; k++) {
         int64_t b, e;
-        pc_split_range(ga->hw[k], ith, nth, &b, &e);
+        worker_range(ga, k, ith, nth, &b, &e);
         const float *R = c->im_R + k * 9;
         float f = c->im_f[k], cx = ga->pp[2 * k], cy = ga->pp[2 * k + 1];
-        const float *dp = ga->P + ga->off_dm + ga->dm_off[k];
+        const float *D = ga->D[k];
         float *gd = ga->G + ga->off_dm + ga->dm_off[k];
-        int64_t hw = ga->hw[k];
-        const float *gX0 = ga->gX[k], *gX1 = gX0 + hw, *gX2 = gX1 + hw;
+        int64_t hwp = ga->hwp[k];
+        const float *gX0 = ga->gX[k], *gX1 = gX0 + hwp, *gX2 = gX1 + hwp;
         int W = ga->W[k];
         double *acc = part + (size_t)k * 14; // gR (9) | gT (3) | gfocal-sum (1) | spare
-        int64_t p = b;
-        while (p < e) {
-            int64_t pe = PC_MIN(e, p + 256);
-            float s[13] = {0};
-            int64_t ui = p % W, vi = p / W;
-            for (; p < pe; p++) {
-                float d = expf(dp[p]);
-                float u = (float)ui, v = (float)vi;
-                if (++ui == W) ui = 0, vi++;
-                float xc = d * (u - cx) / f, yc = d * (v - cy) / f, zc = d;
-                float gx = gX0[p], gy = gX1[p], gz = gX2[p];
-                // R^T gX
-                float hx = R[0] * gx + R[3] * gy + R[6] * gz;
-                float hy = R[1] * gx + R[4] * gy + R[7] * gz;
-                float hz = R[2] * gx + R[5] * gy + R[8] * gz;
-                gd[p] = hx * xc + hy * yc + hz * zc;
-                s[0] += gx * xc; s[1] += gx * yc; s[2] += gx * zc;
-                s[3] += gy * xc; s[4] += gy * yc; s[5] += gy * zc;
-                s[6] += gz * xc; s[7] += gz * yc; s[8] += gz * zc;
-                s[9] += gx; s[10] += gy; s[11] += gz;
-                s[12] += hx * xc + hy * yc;
-            }
-            for (int q = 0; q < 13; q++) acc[q] += s[q];
+        memset(acc, 0, 14 * sizeof(double));
+        for (int64_t p = b; p < e;) {
+            int u0 = (int)(p % W);
+            int64_t n = PC_MIN(e - p, (int64_t)(W - u0));
+            float v = (float)(p / W);
+            if (ga->simd == 2)
+                pc_ga_views_row_avx512(gd + p, acc, D + p, gX0 + p, gX1 + p, gX2 + p, n, u0, v, R, f, cx, cy);
+            else views_row_ref(gd + p, acc, D + p, gX0 + p, gX1 + p, gX2 + p, n, u0, v, R, f, cx, cy);
+            p += n;
         }
     }
 }
 
 double pc_align_loss(pc_align *ga, int with_grad) {
     int N = ga->N, E = ga->E;
-    // Per-iteration camera quantities (small; stack-free heap would be a malloc per call: use VLAs
-    // bounded by the sizes checked at create time through a single scratch allocation).
-    size_t nflt = (size_t)N * 13 + (size_t)E * 12;
-    float *scr = (float *)malloc(nflt * sizeof(float));
-    double *pwR = (double *)malloc((size_t)E * 21 * sizeof(double));
-    double *imR = (double *)malloc((size_t)N * 17 * sizeof(double));
-    if (!scr || !pwR || !imR) {
-        free(scr);
-        free(pwR);
-        free(imR);
-        return NAN;
-    }
+    // per-iteration camera quantities: scratch allocated at create
+    float *scr = ga->cam_f;    // (N*13 + E*12)
+    double *pwR = ga->cam_d;   // (E, 21): R | T | n | |q| | s
+    double *imR = pwR + (size_t)E * 21; // (N, 17): R | T | n | |q|
+    double *gs = imR + (size_t)N * 17;  // (E)
     loss_ctx c;
     c.ga = ga;
     c.im_R = scr;
@@ -525,15 +620,7 @@ double pc_align_loss(pc_align *ga, int with_grad) {
     }
     double loss = li / ga->total_area_i + lj / ga->total_area_j;
     if (with_grad) {
-        memset(ga->G, 0, ga->np * sizeof(float));
         // pairwise poses: reduce the 12 sums of dL/dA in worker order
-        double *gs = (double *)malloc((size_t)E * sizeof(double));
-        if (!gs) {
-            free(scr);
-            free(pwR);
-            free(imR);
-            return NAN;
-        }
         for (int e = 0; e < E; e++) {
             double gA[12] = {0};
             for (int t = 0; t < ga->nth; t++) {
@@ -564,8 +651,8 @@ double pc_align_loss(pc_align *ga, int with_grad) {
         for (int e = 0; e < E; e++) gmean += gs[e];
         gmean /= E;
         for (int e = 0; e < E; e++) ga->G[ga->off_pw + (size_t)e * 8 + 7] = (float)(gs[e] - gmean);
-        free(gs);
 
+        // every depth gradient is written by phase_views; pose and focal gradients below
         pc_pool_run(ga->pool, phase_views, &c);
         for (int k = 0; k < N; k++) {
             double acc[13] = {0};
@@ -585,9 +672,6 @@ double pc_align_loss(pc_align *ga, int with_grad) {
             ga->G[ga->off_f + k] = (float)(-acc[12] / ga->o.focal_break);
         }
     }
-    free(scr);
-    free(pwR);
-    free(imR);
     return loss;
 }
 
@@ -607,6 +691,10 @@ double pc_align_step(pc_align *ga, double lr) {
     double bc1 = 1 - pow(0.9, ga->adam_t), bc2 = 1 - pow(0.9, ga->adam_t);
     float step_size = (float)(lr / bc1);
     float bc2_sqrt = (float)sqrt(bc2);
+    if (ga->simd == 2) {
+        pc_ga_adam_avx512(ga->P, ga->M1, ga->M2, ga->G, (int64_t)ga->np, b1, b2, step_size, bc2_sqrt);
+        return loss;
+    }
     for (size_t q = 0; q < ga->np; q++) {
         float g = ga->G[q];
         ga->M1[q] = ga->M1[q] * b1 + g * (1 - b1);
@@ -734,4 +822,8 @@ void pc_align_relative_pose(float R[9], float t[3], const float a[16], const flo
     }
 }
 
-void pc_align_set_simd(pc_align *ga, int enable) { ga->simd = enable && pc_cpu_has_avx2_fma(); }
+// enable: 0 plain reference, 1 the fastest kernel this CPU has, 2 AVX2 even where AVX-512 is available.
+void pc_align_set_simd(pc_align *ga, int enable) {
+    int best = best_simd();
+    ga->simd = enable == 0 ? 0 : (enable == 2 ? PC_MIN(best, 1) : best);
+}

@@ -1,26 +1,12 @@
-// AVX2+FMA twin of pc_ga_edge_side_ref (global_align.c): 8 pixels per step, the AoS prediction deinterleaved
-// with shuffles, per-lane float accumulators folded into double every 256 pixels (fixed order: deterministic).
-// Built with -mavx2 -mfma (file name suffix); only called when pc_cpu_has_avx2_fma().
+// AVX2+FMA twin of pc_ga_edge_side_ref (global_align.c) on the fused block layout (x16 y16 z16 w16 per block):
+// two 8-lane halves per block, no shuffles; per-lane float accumulators folded into double every 32 blocks
+// (256 pixels per lane group, fixed order: deterministic). sqrt and division are exact IEEE ops here, as in the
+// reference. Built with -mavx2 -mfma (file name suffix); only called when pc_cpu_has_avx2_fma().
 #include <immintrin.h>
 #include <math.h>
 
 #include "core/common.h"
 #include "geometry/global_align_internal.h"
-
-// (x0 y0 z0 x1 ... z7) -> x, y, z lanes 0..7
-static inline void load_xyz8(const float *p, __m256 *x, __m256 *y, __m256 *z) {
-    __m256 m03 = _mm256_castps128_ps256(_mm_loadu_ps(p));      // x0 y0 z0 x1
-    __m256 m14 = _mm256_castps128_ps256(_mm_loadu_ps(p + 4));  // y1 z1 x2 y2
-    __m256 m25 = _mm256_castps128_ps256(_mm_loadu_ps(p + 8));  // z2 x3 y3 z3
-    m03 = _mm256_insertf128_ps(m03, _mm_loadu_ps(p + 12), 1);  // | x4 y4 z4 x5
-    m14 = _mm256_insertf128_ps(m14, _mm_loadu_ps(p + 16), 1);  // | y5 z5 x6 y6
-    m25 = _mm256_insertf128_ps(m25, _mm_loadu_ps(p + 20), 1);  // | z6 x7 y7 z7
-    __m256 xy = _mm256_shuffle_ps(m14, m25, _MM_SHUFFLE(2, 1, 3, 2)); // x2 y2 x3 y3 | x6 y6 x7 y7
-    __m256 yz = _mm256_shuffle_ps(m03, m14, _MM_SHUFFLE(1, 0, 2, 1)); // y0 z0 y1 z1 | y4 z4 y5 z5
-    *x = _mm256_shuffle_ps(m03, xy, _MM_SHUFFLE(2, 0, 3, 0));
-    *y = _mm256_shuffle_ps(yz, xy, _MM_SHUFFLE(3, 1, 2, 0));
-    *z = _mm256_shuffle_ps(yz, m25, _MM_SHUFFLE(3, 0, 3, 1));
-}
 
 static inline double hsum8(__m256 v) {
     float t[8];
@@ -28,26 +14,28 @@ static inline double hsum8(__m256 v) {
     return ((double)t[0] + t[1]) + ((double)t[2] + t[3]) + (((double)t[4] + t[5]) + ((double)t[6] + t[7]));
 }
 
-double pc_ga_edge_side_avx2(const float *X, float *gX, int64_t hw, const float *pred, const float *w, const float *A,
-                            int64_t b, int64_t e, float scale, int with_grad, double *gA) {
-    const float *X0 = X, *X1 = X + hw, *X2 = X + 2 * hw;
-    float *G0 = gX, *G1 = gX + hw, *G2 = gX + 2 * hw;
+double pc_ga_edge_side_avx2(const float *X, float *gX, int64_t stride, const float *F, const float *A, int64_t nblk,
+                            float scale, int with_grad, double *gA) {
+    const float *X0 = X, *X1 = X + stride, *X2 = X + 2 * stride;
+    float *G0 = gX, *G1 = gX + stride, *G2 = gX + 2 * stride;
     const __m256 a0 = _mm256_set1_ps(A[0]), a1 = _mm256_set1_ps(A[1]), a2 = _mm256_set1_ps(A[2]);
     const __m256 a3 = _mm256_set1_ps(A[3]), a4 = _mm256_set1_ps(A[4]), a5 = _mm256_set1_ps(A[5]);
     const __m256 a6 = _mm256_set1_ps(A[6]), a7 = _mm256_set1_ps(A[7]), a8 = _mm256_set1_ps(A[8]);
     const __m256 b0 = _mm256_set1_ps(A[9]), b1 = _mm256_set1_ps(A[10]), b2 = _mm256_set1_ps(A[11]);
     const __m256 vs = _mm256_set1_ps(scale), zero = _mm256_setzero_ps();
     double loss = 0;
-    int64_t p = b;
-    int64_t e8 = b + ((e - b) / 8) * 8;
-    while (p < e8) {
-        int64_t pe = PC_MIN(e8, p + 256);
+    const int64_t n = nblk * 2; // 8-lane steps
+    int64_t q = 0;
+    while (q < n) {
+        int64_t qe = PC_MIN(n, q + 32);
         __m256 ls = zero;
         __m256 s0 = zero, s1 = zero, s2 = zero, s3 = zero, s4 = zero, s5 = zero;
         __m256 s6 = zero, s7 = zero, s8 = zero, s9 = zero, s10 = zero, s11 = zero;
-        for (; p < pe; p += 8) {
-            __m256 px, py, pz;
-            load_xyz8(pred + p * 3, &px, &py, &pz);
+        for (; q < qe; q++) {
+            const float *f = F + (q >> 1) * (PC_GA_BLK * 4) + (q & 1) * 8;
+            const int64_t p = q * 8;
+            __m256 px = _mm256_loadu_ps(f), py = _mm256_loadu_ps(f + PC_GA_BLK);
+            __m256 pz = _mm256_loadu_ps(f + 2 * PC_GA_BLK), wn = _mm256_loadu_ps(f + 3 * PC_GA_BLK);
             __m256 qx = _mm256_fmadd_ps(a0, px, _mm256_fmadd_ps(a1, py, _mm256_fmadd_ps(a2, pz, b0)));
             __m256 qy = _mm256_fmadd_ps(a3, px, _mm256_fmadd_ps(a4, py, _mm256_fmadd_ps(a5, pz, b1)));
             __m256 qz = _mm256_fmadd_ps(a6, px, _mm256_fmadd_ps(a7, py, _mm256_fmadd_ps(a8, pz, b2)));
@@ -56,15 +44,20 @@ double pc_ga_edge_side_avx2(const float *X, float *gX, int64_t hw, const float *
             __m256 rz = _mm256_sub_ps(_mm256_loadu_ps(X2 + p), qz);
             __m256 n2 = _mm256_fmadd_ps(rx, rx, _mm256_fmadd_ps(ry, ry, _mm256_mul_ps(rz, rz)));
             __m256 nrm = _mm256_sqrt_ps(n2);
-            __m256 wn = _mm256_loadu_ps(w + p);
             ls = _mm256_fmadd_ps(nrm, wn, ls);
             if (!with_grad) continue;
             __m256 g = _mm256_div_ps(_mm256_mul_ps(wn, vs), nrm);
             g = _mm256_and_ps(g, _mm256_cmp_ps(nrm, zero, _CMP_GT_OQ));
             __m256 gx = _mm256_mul_ps(g, rx), gy = _mm256_mul_ps(g, ry), gz = _mm256_mul_ps(g, rz);
-            _mm256_storeu_ps(G0 + p, _mm256_add_ps(_mm256_loadu_ps(G0 + p), gx));
-            _mm256_storeu_ps(G1 + p, _mm256_add_ps(_mm256_loadu_ps(G1 + p), gy));
-            _mm256_storeu_ps(G2 + p, _mm256_add_ps(_mm256_loadu_ps(G2 + p), gz));
+            if (with_grad == 2) { // first edge side of this tile: overwrite dL/dX
+                _mm256_storeu_ps(G0 + p, gx);
+                _mm256_storeu_ps(G1 + p, gy);
+                _mm256_storeu_ps(G2 + p, gz);
+            } else {
+                _mm256_storeu_ps(G0 + p, _mm256_add_ps(_mm256_loadu_ps(G0 + p), gx));
+                _mm256_storeu_ps(G1 + p, _mm256_add_ps(_mm256_loadu_ps(G1 + p), gy));
+                _mm256_storeu_ps(G2 + p, _mm256_add_ps(_mm256_loadu_ps(G2 + p), gz));
+            }
             s0 = _mm256_fmadd_ps(gx, px, s0);
             s1 = _mm256_fmadd_ps(gx, py, s1);
             s2 = _mm256_fmadd_ps(gx, pz, s2);
@@ -85,6 +78,5 @@ double pc_ga_edge_side_avx2(const float *X, float *gX, int64_t hw, const float *
             gA[8] -= hsum8(s8), gA[9] -= hsum8(s9), gA[10] -= hsum8(s10), gA[11] -= hsum8(s11);
         }
     }
-    if (p < e) loss += pc_ga_edge_side_ref(X, gX, hw, pred, w, A, p, e, scale, with_grad, gA);
     return loss;
 }
