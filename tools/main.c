@@ -22,7 +22,7 @@ static void usage(FILE *f) {
     fprintf(f, "posecrafter %s — relative camera pose from two photos (PoseCrafter in C)\n\n", POSECRAFTER_VERSION);
     fprintf(f, "usage: posecrafter <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'posecrafter <command> --help' describes each command.\n");
 }
 
