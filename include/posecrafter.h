@@ -43,5 +43,6 @@
 #include "posecrafter/render.h"
 #include "posecrafter/clip.h"
 #include "posecrafter/unet.h"
+#include "posecrafter/viewcrafter.h"
 
 #endif /* POSECRAFTER_H */
