@@ -20,6 +20,7 @@
 #include "posecrafter/clip.h"
 #include "posecrafter/diffusion.h"
 #include "posecrafter/unet.h"
+#include "models/hybrid.h"
 
 void pc_interp_opts_default(pc_interp_opts *o) {
     memset(o, 0, sizeof(*o));
@@ -33,26 +34,6 @@ void pc_interp_opts_default(pc_interp_opts *o) {
     pc_ddpm_config_default(&o->sched);
 }
 
-typedef struct {
-    pc_unet *unet;
-    const float *c_concat;  // (E, T, h, w)
-    const float *ctx[2];    // cond, uncond: (L, ctx_dim)
-    int64_t L, E, T, h, w, fs;
-    float *xc;  // (2E, T, h, w) UNet input
-} unet_branch_ctx;
-
-// LatentDiffusion.apply_model -> DiffusionWrapper.forward (hybrid): xc = cat([x] + c_concat, dim=1),
-// cc = cat(c_crossattn, 1), then UNet(xc, t, context=cc, fs=fs).
-static pc_status unet_model(void *vctx, float *out, const float *x, int64_t B, int64_t t, int branch, pc_error *err) {
-    unet_branch_ctx *c = (unet_branch_ctx *)vctx;
-    if (B != 1) return pc_err(err, PC_ERR_UNSUPPORTED, "interp: batch size %lld (only 1)", (long long)B);
-    const int64_t n = c->E * c->T * c->h * c->w;
-    memcpy(c->xc, x, sizeof(float) * (size_t)n);
-    memcpy(c->xc + n, c->c_concat, sizeof(float) * (size_t)n);
-    const int64_t ts = t, fs = c->fs;
-    return pc_unet_forward(c->unet, out, c->xc, 1, c->T, c->h, c->w, &ts, c->ctx[branch ? 1 : 0], c->L, &fs, err);
-}
-
 pc_status pc_interp_run(const pc_interp_models *m, const pc_interp_opts *o, float *video, const float *image_a,
                         const float *image_b, int64_t H, int64_t W, pc_interp_trace *trace, pc_error *err) {
     if (!m || !o || !video || !image_a || !image_b || !m->unet || !m->vae || !m->clip || !m->tok)
@@ -60,23 +41,12 @@ pc_status pc_interp_run(const pc_interp_models *m, const pc_interp_opts *o, floa
     const int64_t T = o->T;
     if (T < 2 || T > 256 || T % 2)
         return pc_err(err, PC_ERR_ARG, "interp: video_length %lld must be even, in [2, 256]", (long long)T);
-    const pc_unet_config *uc = pc_unet_get_config(m->unet);
-    const pc_vae_config *vc = pc_vae_get_config(m->vae);
-    const int64_t f = pc_vae_downscale(m->vae), E = vc->embed_dim;
-    const int64_t unet_f = (int64_t)1 << (uc->n_levels - 1);
-    if (H < f || W < f || H % (f * unet_f) || W % (f * unet_f) || H > 8192 || W > 8192)
-        return pc_err(err, PC_ERR_ARG, "interp: image %lldx%lld must be a multiple of %lld (VAE x UNet downscale)",
-                      (long long)W, (long long)H, (long long)(f * unet_f));
-    if (uc->out_channels != E || uc->in_channels != 2 * E)
-        return pc_err(err, PC_ERR_SHAPE,
-                      "interp: UNet in/out channels %d/%d do not fit VAE latents of %lld (hybrid: 2x)", uc->in_channels,
-                      uc->out_channels, (long long)E);
-    const int64_t D = pc_clip_text_width(m->clip), Lt = PC_CLIP_CONTEXT, L = Lt + pc_clip_resampler_queries(m->clip);
-    if (D != uc->context_dim || pc_clip_resampler_out_dim(m->clip) != D)
-        return pc_err(err, PC_ERR_SHAPE, "interp: CLIP context width %lld / Resampler %lld != UNet context_dim %d",
-                      (long long)D, (long long)pc_clip_resampler_out_dim(m->clip), uc->context_dim);
+    pc_hybrid_dims dm;
+    pc_status st = pc_hybrid_check(&dm, m, H, W, "interp", err);
+    if (st != PC_OK) return st;
+    const int64_t E = dm.E, D = dm.D, L = dm.L;
     const int cfg = o->ddim.cfg_scale != 1.0f;
-    const int64_t h = H / f, w = W / f, hw = h * w, n = E * T * hw;
+    const int64_t h = dm.h, w = dm.w, hw = h * w, n = E * T * hw;
 
     // one block: ctx cond + uncond (L, D); c_concat, x, xc (2n); video2 (3, 2, H, W); noise2 (2, E, h, w);
     // z2 (E, 2, h, w); zero image (3, H, W)
@@ -86,7 +56,6 @@ pc_status pc_interp_run(const pc_interp_models *m, const pc_interp_opts *o, floa
     float *ctx_c = blk, *ctx_u = ctx_c + L * D, *cc = ctx_u + L * D, *x = cc + n, *xc = x + n, *vid2 = xc + 2 * n,
           *nz2 = vid2 + 6 * H * W, *z2 = nz2 + 2 * E * hw, *zero_img = z2 + 2 * E * hw;
     float *post = NULL;
-    pc_status st = PC_OK;
     int64_t ids[PC_CLIP_CONTEXT], ids_u[PC_CLIP_CONTEXT];
 
     // ---- cross-attention contexts: prompt + CLIP(frame 0 = A); "" + CLIP(zeros_like(A)) ----
@@ -124,33 +93,10 @@ pc_status pc_interp_run(const pc_interp_models *m, const pc_interp_opts *o, floa
         memcpy(cc + (c * T + T - 1) * hw, z2 + (c * 2 + 1) * hw, sizeof(float) * (size_t)hw);
     }
 
-    // ---- DDIM ----
     {
-        pc_ddpm_schedule s;
-        pc_ddim_table d;
-        st = pc_ddpm_schedule_init(&s, &o->sched, err);
-        if (st != PC_OK) goto done;
-        st = pc_ddim_table_init(&d, &s, o->steps, o->spacing, o->eta, 0, err);
-        if (st != PC_OK) {
-            pc_ddpm_schedule_free(&s);
-            goto done;
-        }
-        unet_branch_ctx uctx = {m->unet, cc, {ctx_c, ctx_u}, L, E, T, h, w, o->fs, xc};
-        st = pc_ddim_sample(x, 1, n, &s, &d, &o->ddim, unet_model, &uctx, err);
-        pc_ddim_table_free(&d);
-        pc_ddpm_schedule_free(&s);
-        if (st != PC_OK) goto done;
+        pc_hybrid_sampling smp = {&o->sched, o->steps, o->spacing, o->eta, 0, &o->ddim, o->fs};
+        st = pc_hybrid_sample_decode(m, &smp, &dm, T, x, xc, cc, ctx_c, ctx_u, trace, video, "interp", err);
     }
-    if (trace) {
-        trace->L = L;
-        trace->ctx_dim = D;
-        if (trace->cond_ctx) memcpy(trace->cond_ctx, ctx_c, sizeof(float) * (size_t)(L * D));
-        if (trace->uncond_ctx) memcpy(trace->uncond_ctx, ctx_u, sizeof(float) * (size_t)(L * D));
-        if (trace->c_concat) memcpy(trace->c_concat, cc, sizeof(float) * (size_t)n);
-        if (trace->samples) memcpy(trace->samples, x, sizeof(float) * (size_t)n);
-    }
-    // ---- decode_first_stage: (E, T, h, w) -> (3, T, H, W) ----
-    st = pc_vae_decode_video(m->vae, video, x, T, h, w, err);
 done:
     free(post);
     free(blk);

@@ -20,6 +20,7 @@
 #include "posecrafter/diffusion.h"
 #include "posecrafter/unet.h"
 #include "posecrafter/viewcrafter.h"
+#include "models/hybrid.h"
 
 void pc_viewcrafter_opts_default(pc_viewcrafter_opts *o) {
     memset(o, 0, sizeof(*o));
@@ -34,26 +35,6 @@ void pc_viewcrafter_opts_default(pc_viewcrafter_opts *o) {
     o->sched.base_scale = 0.3;  // configs/inference_pvd_1024.yaml
 }
 
-typedef struct {
-    pc_unet *unet;
-    const float *c_concat;  // (E, T, h, w)
-    const float *ctx[2];    // cond, uncond: (L, D)
-    int64_t L, E, T, h, w, fs;
-    float *xc;  // (2E, T, h, w) UNet input
-} vc_unet_ctx;
-
-// LatentDiffusion.apply_model -> DiffusionWrapper.forward (hybrid): UNet(cat([x, c_concat], 1), t, cc, fs).
-static pc_status vc_unet_model(void *vctx, float *out, const float *x, int64_t B, int64_t t, int branch,
-                               pc_error *err) {
-    vc_unet_ctx *c = (vc_unet_ctx *)vctx;
-    if (B != 1) return pc_err(err, PC_ERR_UNSUPPORTED, "viewcrafter: batch size %lld (only 1)", (long long)B);
-    const int64_t n = c->E * c->T * c->h * c->w;
-    memcpy(c->xc, x, sizeof(float) * (size_t)n);
-    memcpy(c->xc + n, c->c_concat, sizeof(float) * (size_t)n);
-    const int64_t ts = t, fs = c->fs;
-    return pc_unet_forward(c->unet, out, c->xc, 1, c->T, c->h, c->w, &ts, c->ctx[branch ? 1 : 0], c->L, &fs, err);
-}
-
 pc_status pc_viewcrafter_run(const pc_interp_models *m, const pc_viewcrafter_opts *o, float *video,
                              const float *renders, int64_t T, int64_t H, int64_t W, pc_interp_trace *trace,
                              pc_error *err) {
@@ -63,25 +44,12 @@ pc_status pc_viewcrafter_run(const pc_interp_models *m, const pc_viewcrafter_opt
     if (o->cond_frame < 0 || o->cond_frame >= T)
         return pc_err(err, PC_ERR_ARG, "viewcrafter: condition frame %d outside 0 .. %lld", o->cond_frame,
                       (long long)(T - 1));
-    const pc_unet_config *uc = pc_unet_get_config(m->unet);
-    const pc_vae_config *vc = pc_vae_get_config(m->vae);
-    const int64_t f = pc_vae_downscale(m->vae), E = vc->embed_dim;
-    const int64_t unet_f = (int64_t)1 << (uc->n_levels - 1);
-    if (H < f || W < f || H % (f * unet_f) || W % (f * unet_f) || H > 8192 || W > 8192)
-        return pc_err(err, PC_ERR_ARG,
-                      "viewcrafter: image %lldx%lld must be a multiple of %lld (VAE x UNet downscale)", (long long)W,
-                      (long long)H, (long long)(f * unet_f));
-    if (uc->out_channels != E || uc->in_channels != 2 * E)
-        return pc_err(err, PC_ERR_SHAPE,
-                      "viewcrafter: UNet in/out channels %d/%d do not fit VAE latents of %lld (hybrid: 2x)",
-                      uc->in_channels, uc->out_channels, (long long)E);
-    const int64_t D = pc_clip_text_width(m->clip), L = PC_CLIP_CONTEXT + pc_clip_resampler_queries(m->clip);
-    if (D != uc->context_dim || pc_clip_resampler_out_dim(m->clip) != D)
-        return pc_err(err, PC_ERR_SHAPE,
-                      "viewcrafter: CLIP context width %lld / Resampler %lld != UNet context_dim %d", (long long)D,
-                      (long long)pc_clip_resampler_out_dim(m->clip), uc->context_dim);
+    pc_hybrid_dims dm;
+    pc_status st = pc_hybrid_check(&dm, m, H, W, "viewcrafter", err);
+    if (st != PC_OK) return st;
+    const int64_t E = dm.E, D = dm.D, L = dm.L;
     const int cfg = o->ddim.cfg_scale != 1.0f;
-    const int64_t h = H / f, w = W / f, hw = h * w, n = E * T * hw;
+    const int64_t n = E * T * dm.h * dm.w;
 
     // one block: ctx cond + uncond (L, D); c_concat, x (n each), xc (2n); zero image (3, H, W)
     const size_t total = (size_t)(2 * L * D + 4 * n + 3 * H * W);
@@ -90,7 +58,6 @@ pc_status pc_viewcrafter_run(const pc_interp_models *m, const pc_viewcrafter_opt
     float *ctx_c = blk, *ctx_u = ctx_c + L * D, *cc = ctx_u + L * D, *x = cc + n, *xc = x + n,
           *zero_img = xc + 2 * n;
     float *post = NULL;
-    pc_status st = PC_OK;
     int64_t ids[PC_CLIP_CONTEXT], ids_u[PC_CLIP_CONTEXT];
 
     // ---- cross-attention contexts: prompt + CLIP(reference frame); "" + CLIP(zeros_like(frame)) ----
@@ -120,33 +87,11 @@ pc_status pc_viewcrafter_run(const pc_interp_models *m, const pc_viewcrafter_opt
         if (st != PC_OK) goto done;
     }
 
-    // ---- DDIM (ViewCrafter's sampler copy: prev0_is_one) ----
+    // ---- DDIM (ViewCrafter's sampler copy: prev0_is_one), decode ----
     {
-        pc_ddpm_schedule s;
-        pc_ddim_table d;
-        st = pc_ddpm_schedule_init(&s, &o->sched, err);
-        if (st != PC_OK) goto done;
-        st = pc_ddim_table_init(&d, &s, o->steps, o->spacing, o->eta, 1, err);
-        if (st != PC_OK) {
-            pc_ddpm_schedule_free(&s);
-            goto done;
-        }
-        vc_unet_ctx uctx = {m->unet, cc, {ctx_c, ctx_u}, L, E, T, h, w, o->fs, xc};
-        st = pc_ddim_sample(x, 1, n, &s, &d, &o->ddim, vc_unet_model, &uctx, err);
-        pc_ddim_table_free(&d);
-        pc_ddpm_schedule_free(&s);
-        if (st != PC_OK) goto done;
+        pc_hybrid_sampling smp = {&o->sched, o->steps, o->spacing, o->eta, 1, &o->ddim, o->fs};
+        st = pc_hybrid_sample_decode(m, &smp, &dm, T, x, xc, cc, ctx_c, ctx_u, trace, video, "viewcrafter", err);
     }
-    if (trace) {
-        trace->L = L;
-        trace->ctx_dim = D;
-        if (trace->cond_ctx) memcpy(trace->cond_ctx, ctx_c, sizeof(float) * (size_t)(L * D));
-        if (trace->uncond_ctx) memcpy(trace->uncond_ctx, ctx_u, sizeof(float) * (size_t)(L * D));
-        if (trace->c_concat) memcpy(trace->c_concat, cc, sizeof(float) * (size_t)n);
-        if (trace->samples) memcpy(trace->samples, x, sizeof(float) * (size_t)n);
-    }
-    // ---- decode_first_stage: (E, T, h, w) -> (3, T, H, W) ----
-    st = pc_vae_decode_video(m->vae, video, x, T, h, w, err);
 done:
     free(post);
     free(blk);
