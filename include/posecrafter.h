@@ -44,5 +44,6 @@
 #include "posecrafter/clip.h"
 #include "posecrafter/unet.h"
 #include "posecrafter/viewcrafter.h"
+#include "posecrafter/pipeline.h"
 
 #endif /* POSECRAFTER_H */

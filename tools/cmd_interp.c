@@ -22,7 +22,7 @@
 #include "posecrafter/diffusion.h"
 #include "posecrafter/unet.h"
 
-#define MAX_MODELS 8
+#define MAX_MODELS PC_MAX_MODEL_PARTS
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -84,13 +84,6 @@ static int parse_float(const char *s, double lo, double hi, double *v) {
     if (end == s || *end || !(x >= lo && x <= hi)) return 0;
     *v = x;
     return 1;
-}
-
-// First of the open checkpoints holding key, or NULL.
-static const pc_checkpoint *holder(pc_checkpoint *const *ck, int n, const char *key) {
-    for (int i = 0; i < n; i++)
-        if (pc_checkpoint_find(ck[i], key)) return ck[i];
-    return NULL;
 }
 
 // ---- --config: the values we need from an upstream inference yaml (configs/inference_512_v1.0.yaml) ----
@@ -369,38 +362,15 @@ int pc_cmd_interp(int argc, char **argv) {
     pc_error err;
     memset(&err, 0, sizeof(err));
     pc_pool *pool = NULL;
-    pc_checkpoint *ck[MAX_MODELS] = {0};
-    pc_interp_models m = {0};
-    pc_clip_tokenizer *tok = NULL;
+    pc_diffusion_bundle bd;
+    memset(&bd, 0, sizeof(bd));
     pc_image rgb[2] = {{0}}, crop[2] = {{0}};
     float *x = NULL, *video = NULL;
     int rc = 1;
     pc_status st = pc_pool_create(&pool, threads, &err);
-    for (int i = 0; i < nmodels && st == PC_OK; i++) st = pc_checkpoint_open(&ck[i], models[i], &err);
-    if (st == PC_OK) st = pc_clip_tokenizer_load(&tok, vocab, &err);
-    if (st == PC_OK) {
-        const pc_checkpoint *cu = holder(ck, nmodels, "model.diffusion_model.out.2.weight");
-        const pc_checkpoint *cv = holder(ck, nmodels, "first_stage_model.decoder.conv_out.weight");
-        const pc_checkpoint *ct = holder(ck, nmodels, "cond_stage_model.model.token_embedding.weight");
-        const pc_checkpoint *ci = holder(ck, nmodels, "embedder.model.visual.conv1.weight");
-        const pc_checkpoint *cr = holder(ck, nmodels, "image_proj_model.latents");
-        if (!cu || !cv || !ct || !ci || !cr) {
-            st = pc_err(
-                &err, PC_ERR_NOT_FOUND,
-                "%s: missing part(s):%s%s%s%s%s (DynamiCrafter keys model.diffusion_model.*, first_stage_model.*, "
-                "cond_stage_model.model.*, embedder.model.visual.*, image_proj_model.*)",
-                models[0], cu ? "" : " UNet", cv ? "" : " VAE", ct ? "" : " text", ci ? "" : " ViT",
-                cr ? "" : " Resampler");
-        } else if (ct != ci || ct != cr) {
-            st = pc_err(&err, PC_ERR_UNSUPPORTED, "the text tower, ViT and Resampler must be in one --model file");
-        } else {
-            st = pc_unet_from_checkpoint(&m.unet, cu, "model.diffusion_model.", &ucfg, pool, &err);
-            if (st == PC_OK) st = pc_vae_from_checkpoint(&m.vae, cv, "first_stage_model.", pool, &err);
-            if (st == PC_OK) pc_vae_set_scale_factor(m.vae, scale_factor);
-            if (st == PC_OK) st = pc_clip_from_checkpoint(&m.clip, ct, &ccfg, pool, &err);
-            m.tok = tok;
-        }
-    }
+    if (st == PC_OK)
+        st = pc_diffusion_bundle_load(&bd, models, nmodels, vocab, &ucfg, &ccfg, scale_factor, pool, &err);
+    pc_interp_models m = bd.m;
     if (st == PC_OK) {
         const int64_t q = pc_clip_resampler_queries(m.clip);
         if (q != 16 * (int64_t)o.T)
@@ -462,12 +432,7 @@ int pc_cmd_interp(int argc, char **argv) {
         pc_image_free(&rgb[v]);
         pc_image_free(&crop[v]);
     }
-    pc_clip_free(m.clip);
-    pc_vae_free(m.vae);
-    pc_unet_free(m.unet);
-    pc_clip_tokenizer_free(tok);
-    for (int i = 0; i < nmodels; i++)
-        if (ck[i]) pc_checkpoint_close(ck[i]);
+    pc_diffusion_bundle_free(&bd);
     pc_pool_free(pool);
     return rc;
 }

@@ -1,6 +1,6 @@
-// posecrafter pose --classical A B --K fx,fy,cx,cy [--K2 ...] [--json]: relative
-// pose X_B = R X_A + t. Only the classical estimator (ORB + five-point
-// LO-RANSAC) exists so far; the generative pipeline is not built yet.
+// posecrafter pose A B [--models DIR] [-o OUT] ...: the PoseCrafter pipeline (cmd_pose_pipeline.c);
+// posecrafter pose --classical A B --K fx,fy,cx,cy [--K2 ...] [--json]: the classical estimator (ORB +
+// five-point LO-RANSAC), here. Both report X_B = R X_A + t.
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@ static void usage(FILE *f) {
             "Relative camera pose of B with respect to A: X_B = R X_A + t (OpenCV axes), t of unit norm.\n"
             "  --classical     ORB-2000 + Hamming matching (cross-check, ratio 0.9) + five-point LO-RANSAC (max 1000\n"
             "                  iterations) + cheirality\n"
-            "                  (the full generative PoseCrafter pipeline is not built yet)\n"
+            "                  (without --classical: the PoseCrafter pipeline, see posecrafter pose --help)\n"
             "  --K             intrinsics of A in pixels of the file as stored (also B's unless --K2)\n"
             "  --K2            intrinsics of B\n"
             "  --threshold PX  RANSAC inlier threshold in pixels (default 1)\n"
@@ -43,7 +43,7 @@ static int parse_K(const char *s, pc_intrinsics *K) {
     return 1;
 }
 
-int pc_cmd_pose(int argc, char **argv) {
+static int pose_classical(int argc, char **argv) {
     int classical = 0, json = 0, have_k = 0, have_k2 = 0, threads = 0, nfeatures = 2000;
     double threshold = 1.0;
     unsigned long long seed = 0;
@@ -101,12 +101,7 @@ int pc_cmd_pose(int argc, char **argv) {
             return 2;
         }
     }
-    if (!classical) {
-        fprintf(stderr,
-                "posecrafter pose: the full generative PoseCrafter pipeline (video interpolation, DUSt3R, ViewCrafter, "
-                "FMS) is not built yet; use --classical for the ORB + five-point RANSAC estimator\n");
-        return 2;
-    }
+    (void)classical;
     if (!pa || !pb || !have_k) {
         fprintf(stderr, "posecrafter pose: need A, B and --K fx,fy,cx,cy\n\n");
         usage(stderr);
@@ -180,4 +175,10 @@ done:
     pc_image_free(&A);
     pc_image_free(&B);
     return rc;
+}
+
+int pc_cmd_pose(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--classical")) return pose_classical(argc, argv);
+    return pc_cmd_pose_pipeline(argc, argv);
 }

@@ -10,7 +10,7 @@ static const pc_command commands[] = {
     {"info", pc_cmd_info, "list the tensors, dtypes and stored args of a checkpoint"},
     {"dust3r", pc_cmd_dust3r, "DUSt3R pointmaps + confidences for an image pair (npy, ply, png)"},
     {"select", pc_cmd_select, "Feature Matching Selector: rank frames by ORB+RANSAC inliers to A and B"},
-    {"pose", pc_cmd_pose, "relative pose of two photos (--classical: ORB + five-point RANSAC)"},
+    {"pose", pc_cmd_pose, "relative pose of two photos: PoseCrafter pipeline (--classical: ORB + 5-point)"},
     {"align", pc_cmd_align, "DUSt3R global alignment of N views: cameras.json, COLMAP text, PLY"},
     {"interp", pc_cmd_interp, "DynamiCrafter-512 interpolation: 16 video frames between photos A and B"},
     {"eval", pc_cmd_eval, "evaluate a pose method on a pair list: resumable, sharded, paper-style table"},

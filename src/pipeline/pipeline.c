@@ -1,0 +1,934 @@
+// The PoseCrafter pipeline (paper §3): interpolation -> relay reconstruction -> trajectory + render ->
+// ViewCrafter -> frame selection -> final DUSt3R + global alignment. See include/posecrafter/pipeline.h.
+//
+// Frames travel between stages as 8-bit RGB (what upstream saves and reloads between its scripts, and what
+// the PNG stage cache holds), so a resumed run computes exactly what a fresh one does.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/common.h"
+#include "pipeline/pipeline_internal.h"
+
+enum { ST_PREPARE = 1, ST_INTERP, ST_RELAY, ST_RENDER, ST_HVG, ST_SELECT, ST_POSE };
+static const char *const stage_names[PC_PIPELINE_STAGES + 1] = {"",      "prepare", "interp", "relay",
+                                                                "render", "hvg",     "select", "pose"};
+
+void pc_pipeline_opts_default(pc_pipeline_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->W = 512;
+    o->H = 320;
+    o->cover = 1;
+    pc_interp_opts_default(&o->interp);
+    o->dust3r_size = 512;
+    pc_align_opts_default(&o->ga);
+    o->ga.niter = 300;
+    o->ga.lr = 0.01;
+    o->ga.schedule = PC_ALIGN_LINEAR;  // ViewCrafter: schedule 'linear'
+    o->ga.min_conf_thr = 3;
+    o->traj = pc_traj_default();
+    pc_viewcrafter_opts_default(&o->vc);
+    o->hvg = 1;
+    o->selector = PC_SELECT_FMS;
+    o->k = 6;
+    o->fms_threshold = PC_FMS_DEFAULT_THRESHOLD;
+    o->scs_subsets = 5;
+    o->seed = 12306;
+    o->use_cache = 1;
+}
+
+const char *pc_selector_name(pc_selector s) {
+    switch (s) {
+    case PC_SELECT_FMS: return "fms";
+    case PC_SELECT_SCS: return "scs";
+    case PC_SELECT_ALL: return "all";
+    case PC_SELECT_CONF: return "conf";
+    }
+    return "?";
+}
+
+void pc_pipeline_result_free(pc_pipeline_result *r) {
+    if (!r) return;
+    free(r->selected);
+    free(r->scores);
+    r->selected = NULL;
+    r->scores = NULL;
+}
+
+// ---- run state -------------------------------------------------------------------------------------------
+
+typedef struct {
+    const pc_pipeline_opts *o;
+    const pc_model_files *mf;
+    pc_pool *pool;
+    pc_pipeline_result *res;
+    int stage;
+    double t_stage, t_start;
+    char dir[4096];                 // out_dir or ""
+    pc_image a, b;                  // prepared inputs (H, W, 3)
+    pc_image a_rgb, b_rgb;          // the inputs as given, RGB
+    pc_image *interp;               // (T) interpolation frames
+    int T;
+    pc_camera relay_cam[4];         // relay cameras at the DUSt3R working size
+    int relay_W, relay_H;           // DUSt3R working size of the relay frames
+    pc_image relay_img[4];          // relay frames cropped to the ViewCrafter aspect
+    float *cloud;                   // (P, 6) xyz + rgb in [0, 1]
+    int64_t P;
+    pc_image *renders;              // (Tv) renders at the ViewCrafter size (evidence)
+    pc_image *hvg;                  // (Tv) ViewCrafter frames
+    int Tv;
+    uint64_t key_interp, key_relay, key_hvg;
+    pc_dust3r *dust3r;              // loaded once for stages 3 and 6/7
+} run_t;
+
+static void emit_ex(run_t *r, const char *msg, int step, int n_steps, int cached, int done) {
+    if (!r->o->on_event) return;
+    pc_pipeline_event ev = {r->stage, PC_PIPELINE_STAGES, stage_names[r->stage], msg, step, n_steps,
+                            pc_time_sec() - r->t_stage, cached, done};
+    r->o->on_event(r->o->on_event_ctx, &ev);
+}
+
+static void emit(run_t *r, const char *msg, int step, int n_steps, int cached) {
+    emit_ex(r, msg, step, n_steps, cached, 0);
+}
+
+static void stage_begin(run_t *r, int stage, const char *msg) {
+    r->stage = stage;
+    r->t_stage = pc_time_sec();
+    emit(r, msg, 0, 0, 0);
+}
+
+static void stage_end(run_t *r, int cached, const char *msg) {
+    pc_pipeline_stage_time *s = &r->res->stages[r->stage - 1];
+    s->name = stage_names[r->stage];
+    s->seconds = pc_time_sec() - r->t_stage;
+    s->cached = cached;
+    emit_ex(r, msg, 0, 0, cached, 1);
+}
+
+static int on_ddim_step(void *ctx, const pc_ddim_step_info *info) {
+    emit((run_t *)ctx, NULL, info->i + 1, info->S, 0);
+    return 0;
+}
+
+static void sub_dir(char *out, size_t cap, const run_t *r, const char *name) {
+    snprintf(out, cap, "%s/%s", r->dir, name);
+}
+
+static void free_frames(pc_image *f, int n) {
+    if (!f) return;
+    for (int i = 0; i < n; i++) pc_image_free(&f[i]);
+    free(f);
+}
+
+// video (3, T, H, W) in about [-1, 1] -> T RGB frames (save_results' clamp and truncation)
+static pc_status video_to_frames(pc_image *frames, const float *video, int T, int H, int W, pc_error *err) {
+    for (int t = 0; t < T; t++) {
+        pc_status st = pc_image_alloc(&frames[t], W, H, 3, err);
+        if (st != PC_OK) return st;
+        pc_interp_frame_to_u8(frames[t].data, video, T, t, H, W);
+    }
+    return PC_OK;
+}
+
+static pc_status load_dust3r(run_t *r, pc_error *err) {
+    if (r->dust3r) return PC_OK;
+    emit(r, "loading DUSt3R", 0, 0, 0);
+    return pc_dust3r_load(&r->dust3r, r->mf->dust3r, r->pool, err);
+}
+
+// ---- stage 1: prepare ------------------------------------------------------------------------------------
+
+static pc_status stage_prepare(run_t *r, const pc_image *A, const pc_image *B, pc_error *err) {
+    stage_begin(r, ST_PREPARE, "resize + centre crop of A and B");
+    const pc_pipeline_opts *o = r->o;
+    pc_status st = pc_image_to_rgb(&r->a_rgb, A, err);
+    if (st == PC_OK) st = pc_image_to_rgb(&r->b_rgb, B, err);
+    if (st == PC_OK) st = pc_interp_preprocess(&r->a, NULL, &r->a_rgb, o->H, o->W, o->cover, err);
+    if (st == PC_OK) st = pc_interp_preprocess(&r->b, NULL, &r->b_rgb, o->H, o->W, o->cover, err);
+    if (st == PC_OK && r->dir[0]) {
+        char d[4200], p[4300];
+        sub_dir(d, sizeof(d), r, "inputs");
+        st = pc_pipe_mkdir(d, err);
+        snprintf(p, sizeof(p), "%s/A.png", d);
+        if (st == PC_OK) st = pc_image_save_png(&r->a, p, err);
+        snprintf(p, sizeof(p), "%s/B.png", d);
+        if (st == PC_OK) st = pc_image_save_png(&r->b, p, err);
+    }
+    if (st == PC_OK) stage_end(r, 0, "done");
+    return st;
+}
+
+// ---- stage 2: DynamiCrafter interpolation ----------------------------------------------------------------
+
+static void hash_ddim(pc_hash *h, const pc_ddim_sample_opts *d) {
+    pc_hash_f64(h, d->cfg_scale);
+    pc_hash_f64(h, d->guidance_rescale);
+    pc_hash_i64(h, d->v_param);
+    pc_hash_i64(h, (int64_t)d->seed);
+}
+
+static void hash_sched(pc_hash *h, const pc_ddpm_config *s) {
+    pc_hash_bytes(h, s, sizeof(*s));  // plain numeric fields
+}
+
+static pc_status hash_models(pc_hash *h, const char *const *files, int n, pc_error *err) {
+    for (int i = 0; i < n; i++) {
+        pc_status st = pc_hash_file_id(h, files[i], err);
+        if (st != PC_OK) return st;
+    }
+    return PC_OK;
+}
+
+static float *u8_to_unit(const pc_image *img) {  // (3, H, W) in [-1, 1]: (u8 / 255 - 0.5) / 0.5
+    const size_t hw = (size_t)img->w * img->h;
+    float *x = (float *)malloc(hw * 3 * sizeof(float));
+    if (!x) return NULL;
+    for (size_t p = 0; p < hw; p++)
+        for (int c = 0; c < 3; c++) x[c * hw + p] = ((float)img->data[p * 3 + c] / 255.0f - 0.5f) / 0.5f;
+    return x;
+}
+
+static pc_status stage_interp(run_t *r, pc_error *err) {
+    const pc_pipeline_opts *o = r->o;
+    stage_begin(r, ST_INTERP, "DynamiCrafter interpolation");
+    pc_hash h;
+    pc_hash_init(&h);
+    pc_hash_str(&h, "interp/1");
+    pc_hash_bytes(&h, r->a.data, (size_t)r->a.w * r->a.h * 3);
+    pc_hash_bytes(&h, r->b.data, (size_t)r->b.w * r->b.h * 3);
+    pc_hash_i64(&h, o->interp.T);
+    pc_hash_i64(&h, o->interp.steps);
+    pc_hash_f64(&h, o->interp.eta);
+    pc_hash_i64(&h, o->interp.spacing);
+    pc_hash_i64(&h, o->interp.fs);
+    pc_hash_str(&h, o->interp.prompt);
+    hash_ddim(&h, &o->interp.ddim);
+    pc_hash_i64(&h, (int64_t)o->seed);
+    hash_sched(&h, &o->interp.sched);
+    pc_hash_i64(&h, r->mf->ucfg.num_head_channels);
+    pc_hash_i64(&h, r->mf->ccfg.text_heads * 1000000 + r->mf->ccfg.vision_heads * 1000 + r->mf->ccfg.resampler_heads);
+    pc_status st = hash_models(&h, r->mf->interp, r->mf->n_interp, err);
+    if (st != PC_OK) return st;
+    r->key_interp = h.h;
+    r->T = o->interp.T;
+    r->interp = (pc_image *)calloc((size_t)r->T, sizeof(pc_image));
+    if (!r->interp) return pc_err(err, PC_ERR_MEMORY, "out of memory");
+    char d[4200];
+    sub_dir(d, sizeof(d), r, "interp");
+    if (r->dir[0] && o->use_cache && pc_stage_key_matches(d, r->key_interp)) {
+        pc_error e2;
+        if (pc_frames_load(r->interp, r->T, d, "frame", o->W, o->H, &e2) == PC_OK) {
+            stage_end(r, 1, "cached");
+            return PC_OK;
+        }
+        memset(r->interp, 0, sizeof(pc_image) * (size_t)r->T);
+    }
+    if (r->dir[0]) {
+        st = pc_pipe_mkdir(d, err);
+        if (st != PC_OK) return st;
+        pc_stage_key_remove(d);
+    }
+    emit(r, "loading DynamiCrafter", 0, 0, 0);
+    pc_diffusion_bundle bd;
+    st = pc_diffusion_bundle_load(&bd, r->mf->interp, r->mf->n_interp, r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg,
+                                  0.18215, r->pool, err);
+    if (st != PC_OK) return st;
+    pc_interp_opts io = o->interp;
+    io.ddim.seed = o->seed;
+    io.ddim.on_step = on_ddim_step;
+    io.ddim.on_step_ctx = r;
+    const size_t n = (size_t)3 * o->W * o->H;
+    float *xa = u8_to_unit(&r->a), *xb = u8_to_unit(&r->b);
+    float *video = (float *)malloc(n * (size_t)r->T * sizeof(float));
+    if (!xa || !xb || !video) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %d frames", r->T);
+    if (st == PC_OK) st = pc_interp_run(&bd.m, &io, video, xa, xb, o->H, o->W, NULL, err);
+    pc_diffusion_bundle_free(&bd);
+    if (st == PC_OK) st = video_to_frames(r->interp, video, r->T, o->H, o->W, err);
+    free(xa);
+    free(xb);
+    free(video);
+    if (st == PC_OK && r->dir[0]) st = pc_frames_save(r->interp, r->T, d, "frame", err);
+    if (st == PC_OK && r->dir[0]) st = pc_stage_key_write(d, r->key_interp, err);
+    if (st == PC_OK) stage_end(r, 0, "done");
+    return st;
+}
+
+// ---- stage 3: relay frames -> DUSt3R + GA ---------------------------------------------------------------
+
+// Largest centred crop of img with the aspect W / H of the ViewCrafter frames.
+static pc_status crop_to_aspect(pc_image *out, const pc_image *img, int W, int H, pc_error *err) {
+    int cw = img->w, ch = img->h;
+    if ((int64_t)img->w * H > (int64_t)img->h * W)
+        cw = (int)((double)img->h * W / H + 0.5);
+    else
+        ch = (int)((double)img->w * H / W + 0.5);
+    const int x0 = (img->w - cw) / 2, y0 = (img->h - ch) / 2;
+    return pc_image_crop(out, img, x0, y0, x0 + cw, y0 + ch, err);
+}
+
+static pc_status relay_save(run_t *r, const char *d, pc_error *err) {
+    int64_t shc[2] = {4, 22}, shp[2] = {r->P, 6};
+    double cams[4 * 22];
+    for (int k = 0; k < 4; k++) {
+        double *c = cams + 22 * k;
+        memcpy(c, r->relay_cam[k].c2w, 16 * sizeof(double));
+        c[16] = r->relay_cam[k].fx, c[17] = r->relay_cam[k].fy, c[18] = r->relay_cam[k].cx, c[19] = r->relay_cam[k].cy;
+        c[20] = r->relay_W, c[21] = r->relay_H;
+    }
+    char p[4300];
+    pc_tensor tc = pc_tensor_view(cams, PC_F64, 2, shc);
+    snprintf(p, sizeof(p), "%s/relay_cameras.npy", d);
+    pc_status st = pc_npy_save(p, &tc, err);
+    if (st == PC_OK) {
+        pc_tensor tp = pc_tensor_view(r->cloud, PC_F32, 2, shp);
+        snprintf(p, sizeof(p), "%s/relay_cloud.npy", d);
+        st = pc_npy_save(p, &tp, err);
+    }
+    return st;
+}
+
+static pc_status relay_load(run_t *r, const char *d, pc_error *err) {
+    char p[4300];
+    pc_tensor tc = {0}, tp = {0};
+    snprintf(p, sizeof(p), "%s/relay_cameras.npy", d);
+    pc_status st = pc_npy_load(&tc, p, err);
+    if (st == PC_OK && (tc.dtype != PC_F64 || tc.ndim != 2 || tc.shape[0] != 4 || tc.shape[1] != 22))
+        st = pc_err(err, PC_ERR_FORMAT, "%s: expected (4, 22) float64", p);
+    if (st == PC_OK) {
+        snprintf(p, sizeof(p), "%s/relay_cloud.npy", d);
+        st = pc_npy_load(&tp, p, err);
+    }
+    if (st == PC_OK && (tp.dtype != PC_F32 || tp.ndim != 2 || tp.shape[1] != 6 || tp.shape[0] < 1))
+        st = pc_err(err, PC_ERR_FORMAT, "%s: expected (P, 6) float32", p);
+    if (st == PC_OK) {
+        const double *c = (const double *)tc.data;
+        for (int k = 0; k < 4; k++) {
+            memcpy(r->relay_cam[k].c2w, c + 22 * k, 16 * sizeof(double));
+            r->relay_cam[k].fx = c[22 * k + 16], r->relay_cam[k].fy = c[22 * k + 17];
+            r->relay_cam[k].cx = c[22 * k + 18], r->relay_cam[k].cy = c[22 * k + 19];
+        }
+        r->relay_W = (int)c[20], r->relay_H = (int)c[21];
+        r->P = tp.shape[0];
+        r->cloud = (float *)malloc((size_t)r->P * 6 * sizeof(float));
+        if (!r->cloud) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+        else memcpy(r->cloud, tp.data, (size_t)r->P * 6 * sizeof(float));
+    }
+    pc_tensor_free(&tc);
+    pc_tensor_free(&tp);
+    return st;
+}
+
+static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
+    const pc_pipeline_opts *o = r->o;
+    stage_begin(r, ST_RELAY, "relay frames -> DUSt3R + global alignment");
+    const int idx[4] = {0, 1, r->T - 2, r->T - 1};
+    pc_status st = PC_OK;
+    for (int k = 0; k < 4 && st == PC_OK; k++) st = crop_to_aspect(&r->relay_img[k], &r->interp[idx[k]], vc_W, vc_H, err);
+    if (st != PC_OK) return st;
+    pc_hash h;
+    pc_hash_init(&h);
+    pc_hash_str(&h, "relay/1");
+    pc_hash_i64(&h, (int64_t)r->key_interp);
+    pc_hash_i64(&h, o->dust3r_size);
+    pc_hash_i64(&h, vc_W * 100000 + vc_H);
+    pc_hash_i64(&h, o->ga.niter);
+    pc_hash_f64(&h, o->ga.lr);
+    pc_hash_f64(&h, o->ga.lr_min);
+    pc_hash_i64(&h, o->ga.schedule);
+    pc_hash_f64(&h, o->ga.min_conf_thr);
+    pc_hash_i64(&h, (int64_t)o->ga.seed);
+    st = pc_hash_file_id(&h, r->mf->dust3r, err);
+    if (st != PC_OK) return st;
+    r->key_relay = h.h;
+    char d[4200];
+    sub_dir(d, sizeof(d), r, "relay");
+    if (r->dir[0] && o->use_cache && pc_stage_key_matches(d, r->key_relay)) {
+        pc_error e2;
+        if (relay_load(r, d, &e2) == PC_OK) {
+            stage_end(r, 1, "cached");
+            return PC_OK;
+        }
+        free(r->cloud);
+        r->cloud = NULL;
+    }
+    if (r->dir[0]) {
+        st = pc_pipe_mkdir(d, err);
+        if (st != PC_OK) return st;
+        pc_stage_key_remove(d);
+    }
+    st = load_dust3r(r, err);
+    if (st != PC_OK) return st;
+    emit(r, "DUSt3R on 12 pairs of the 4 relay frames, then global alignment", 0, 0, 0);
+    pc_recon rc;
+    st = pc_recon_run(&rc, r->dust3r, r->pool, r->relay_img, 4, o->dust3r_size, &o->ga, err);
+    if (st != PC_OK) return st;
+    r->relay_W = rc.W[0], r->relay_H = rc.H[0];
+    for (int k = 0; k < 4; k++) {
+        if (rc.W[k] != r->relay_W || rc.H[k] != r->relay_H) st = pc_err(err, PC_ERR_SHAPE, "relay frames differ in size");
+        pc_camera *c = &r->relay_cam[k];
+        for (int q = 0; q < 16; q++) c->c2w[q] = rc.res.c2w[k][q];
+        c->fx = c->fy = rc.res.focals[k];
+        c->cx = rc.res.pp[k][0], c->cy = rc.res.pp[k][1];
+    }
+    // confidence-masked point cloud with the frames' colours
+    int64_t P = 0;
+    const size_t hw = (size_t)r->relay_W * r->relay_H;
+    for (int k = 0; k < 4 && st == PC_OK; k++)
+        for (size_t p = 0; p < hw; p++) P += rc.conf[k][p] > o->ga.min_conf_thr;
+    if (st == PC_OK && P == 0)
+        st = pc_err(err, PC_ERR_NUMERIC, "relay reconstruction: no point has confidence above %g",
+                    (double)o->ga.min_conf_thr);
+    if (st == PC_OK) {
+        r->cloud = (float *)malloc((size_t)P * 6 * sizeof(float));
+        if (!r->cloud) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %lld points", (long long)P);
+    }
+    if (st == PC_OK) {
+        int64_t q = 0;
+        for (int k = 0; k < 4; k++)
+            for (size_t p = 0; p < hw; p++)
+                if (rc.conf[k][p] > o->ga.min_conf_thr) {
+                    float *c = r->cloud + 6 * q++;
+                    for (int e = 0; e < 3; e++) c[e] = rc.pts[k][3 * p + e];
+                    for (int e = 0; e < 3; e++) c[3 + e] = rc.u8[k].data[3 * p + e] / 255.0f;
+                }
+        r->P = P;
+    }
+    if (st == PC_OK && r->dir[0]) {
+        static const char *const names[4] = {"relay_0.png", "relay_1.png", "relay_2.png", "relay_3.png"};
+        st = pc_recon_write(&rc, d, names, o->ga.min_conf_thr, err);
+        if (st == PC_OK) st = relay_save(r, d, err);
+        if (st == PC_OK) st = pc_frames_save(rc.u8, 4, d, "relay", err);
+        if (st == PC_OK) st = pc_stage_key_write(d, r->key_relay, err);
+    }
+    pc_recon_free(&rc);
+    if (st == PC_OK) stage_end(r, 0, "done");
+    return st;
+}
+
+// ---- stage 4: trajectory + render ------------------------------------------------------------------------
+
+static pc_status stage_render(run_t *r, int vc_W, int vc_H, float **renders_out, pc_error *err) {
+    const pc_pipeline_opts *o = r->o;
+    stage_begin(r, ST_RENDER, "camera trajectory and point-cloud renders");
+    const int n = pc_traj_count(4, &o->traj);
+    if (n < 2 || n > 1024) return pc_err(err, PC_ERR_ARG, "trajectory: bad options (%d poses)", n);
+    pc_camera *path = (pc_camera *)calloc((size_t)n, sizeof(pc_camera));
+    const int Hd = r->relay_H, Wd = r->relay_W;
+    float *small = (float *)malloc((size_t)n * Hd * Wd * 3 * sizeof(float));       // (n, Hd, Wd, 3)
+    float *big = (float *)malloc((size_t)n * vc_H * vc_W * 3 * sizeof(float));     // (n, H, W, 3)
+    float *sub[4] = {NULL, NULL, NULL, NULL};
+    pc_image up = {0};
+    pc_status st = PC_OK;
+    if (!path || !small || !big) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %d renders", n);
+    if (st == PC_OK) st = pc_traj_interpolate(path, n, r->relay_cam, 4, &o->traj, err);
+    if (st == PC_OK) {
+        emit(r, "rendering", 0, 0, 0);
+        float *xyz = (float *)malloc((size_t)r->P * 3 * sizeof(float)), *rgb = (float *)malloc((size_t)r->P * 3 * sizeof(float));
+        if (!xyz || !rgb) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+        for (int64_t p = 0; p < r->P && st == PC_OK; p++)
+            for (int e = 0; e < 3; e++) xyz[3 * p + e] = r->cloud[6 * p + e], rgb[3 * p + e] = r->cloud[6 * p + 3 + e];
+        pc_render_settings rs = pc_render_viewcrafter(Hd, Wd);
+        if (st == PC_OK) st = pc_render_points(r->pool, small, xyz, rgb, r->P, path, n, &rs, NULL, err);
+        free(xyz);
+        free(rgb);
+    }
+    if (st == PC_OK) st = pc_render_upsample(r->pool, big, small, n, Hd, Wd, vc_H, vc_W, err);
+    // the relay frames replace the renders at their key positions (ViewCrafter: render_results[i] = img_ori)
+    int key_frames[4];
+    pc_traj_key_frames(key_frames, 4, &o->traj);
+    for (int k = 0; k < 4 && st == PC_OK; k++) {
+        st = pc_image_resize(&up, &r->relay_img[k], vc_W, vc_H, PC_RESAMPLE_BILINEAR, err);
+        sub[k] = (float *)malloc((size_t)vc_W * vc_H * 3 * sizeof(float));
+        if (st == PC_OK && !sub[k]) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+        for (size_t p = 0; st == PC_OK && p < (size_t)vc_W * vc_H * 3; p++) sub[k][p] = up.data[p] / 255.0f;
+        pc_image_free(&up);
+    }
+    if (st == PC_OK) pc_render_substitute(big, n, vc_H, vc_W, (const float *const *)sub, key_frames, 4);
+    if (st == PC_OK) {
+        r->Tv = n;
+        r->renders = (pc_image *)calloc((size_t)n, sizeof(pc_image));
+        if (!r->renders) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+        for (int t = 0; t < n && st == PC_OK; t++) {
+            st = pc_image_alloc(&r->renders[t], vc_W, vc_H, 3, err);
+            const float *f = big + (size_t)t * vc_W * vc_H * 3;
+            for (size_t p = 0; st == PC_OK && p < (size_t)vc_W * vc_H * 3; p++) {
+                float v = f[p] * 255.0f + 0.5f;
+                r->renders[t].data[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    }
+    if (st == PC_OK && r->dir[0]) {
+        char d[4200], p[4300];
+        sub_dir(d, sizeof(d), r, "renders");
+        st = pc_frames_save(r->renders, n, d, "render", err);
+        snprintf(p, sizeof(p), "%s/trajectory.json", d);
+        FILE *f = st == PC_OK ? fopen(p, "w") : NULL;
+        if (st == PC_OK && !f) st = pc_err(err, PC_ERR_IO, "cannot write %s", p);
+        if (f) {
+            fprintf(f, "{\"width\": %d, \"height\": %d, \"render_width\": %d, \"render_height\": %d, \"key_frames\": [%d, %d, %d, %d],\n \"cameras\": [\n",
+                    vc_W, vc_H, Wd, Hd, key_frames[0], key_frames[1], key_frames[2], key_frames[3]);
+            for (int t = 0; t < n; t++) {
+                fprintf(f, "  {\"cam2world\": [");
+                for (int q = 0; q < 16; q++) fprintf(f, "%s%.9g", q ? ", " : "", path[t].c2w[q]);
+                fprintf(f, "], \"fx\": %.9g, \"fy\": %.9g, \"cx\": %.9g, \"cy\": %.9g}%s\n", path[t].fx, path[t].fy,
+                        path[t].cx, path[t].cy, t + 1 < n ? "," : "");
+            }
+            fprintf(f, " ]}\n");
+            if (fclose(f) != 0) st = pc_err(err, PC_ERR_IO, "cannot write %s", p);
+        }
+    }
+    free(path);
+    free(small);
+    for (int k = 0; k < 4; k++) free(sub[k]);
+    if (st == PC_OK) {
+        *renders_out = big;
+        stage_end(r, 0, "done");
+    } else {
+        free(big);
+    }
+    return st;
+}
+
+// ---- stage 5: ViewCrafter --------------------------------------------------------------------------------
+
+static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, pc_error *err) {
+    const pc_pipeline_opts *o = r->o;
+    stage_begin(r, ST_HVG, "ViewCrafter diffusion over the renders");
+    pc_hash h;
+    pc_hash_init(&h);
+    pc_hash_str(&h, "hvg/1");
+    pc_hash_i64(&h, (int64_t)r->key_relay);
+    pc_hash_bytes(&h, &o->traj, sizeof(o->traj));
+    pc_hash_i64(&h, vc_W * 100000 + vc_H);
+    pc_hash_i64(&h, o->vc.steps);
+    pc_hash_f64(&h, o->vc.eta);
+    pc_hash_i64(&h, o->vc.spacing);
+    pc_hash_i64(&h, o->vc.fs);
+    pc_hash_str(&h, o->vc.prompt);
+    pc_hash_i64(&h, o->vc.cond_frame);
+    hash_ddim(&h, &o->vc.ddim);
+    pc_hash_i64(&h, (int64_t)o->seed);
+    hash_sched(&h, &o->vc.sched);
+    pc_hash_i64(&h, r->mf->ucfg.num_head_channels);
+    pc_status st = hash_models(&h, r->mf->vc, r->mf->n_vc, err);
+    if (st != PC_OK) return st;
+    r->key_hvg = h.h;
+    const int n = r->Tv;
+    r->hvg = (pc_image *)calloc((size_t)n, sizeof(pc_image));
+    if (!r->hvg) return pc_err(err, PC_ERR_MEMORY, "out of memory");
+    char d[4200];
+    sub_dir(d, sizeof(d), r, "hvg");
+    if (r->dir[0] && o->use_cache && pc_stage_key_matches(d, r->key_hvg)) {
+        pc_error e2;
+        if (pc_frames_load(r->hvg, n, d, "frame", vc_W, vc_H, &e2) == PC_OK) {
+            stage_end(r, 1, "cached");
+            return PC_OK;
+        }
+        memset(r->hvg, 0, sizeof(pc_image) * (size_t)n);
+    }
+    if (r->dir[0]) {
+        st = pc_pipe_mkdir(d, err);
+        if (st != PC_OK) return st;
+        pc_stage_key_remove(d);
+    }
+    emit(r, "loading ViewCrafter", 0, 0, 0);
+    pc_diffusion_bundle bd;
+    st = pc_diffusion_bundle_load(&bd, r->mf->vc, r->mf->n_vc, r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg, 0.18215,
+                                  r->pool, err);
+    if (st != PC_OK) return st;
+    // one clip over the whole path (TOTAL), or one per relay pair (PER_SEGMENT, ViewCrafter's own layout)
+    const int seg = o->traj.spacing == PC_TRAJ_PER_SEGMENT ? o->traj.n : n;
+    const int n_clips = o->traj.spacing == PC_TRAJ_PER_SEGMENT ? 3 : 1;
+    const size_t fsz = (size_t)vc_W * vc_H;
+    float *in = (float *)malloc(3 * fsz * (size_t)seg * sizeof(float));   // (3, seg, H, W)
+    float *out = (float *)malloc(3 * fsz * (size_t)seg * sizeof(float));  // (3, seg, H, W)
+    pc_image *clip = (pc_image *)calloc((size_t)seg, sizeof(pc_image));
+    if (!in || !out || !clip) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %d frames of %dx%d", seg, vc_W, vc_H);
+    pc_viewcrafter_opts vo = o->vc;
+    vo.ddim.seed = o->seed;
+    vo.ddim.on_step = on_ddim_step;
+    vo.ddim.on_step_ctx = r;
+    int written = 0;
+    for (int c = 0; c < n_clips && st == PC_OK; c++) {
+        const int f0 = c * (seg - 1);
+        const int len = f0 + seg <= n ? seg : n - f0;
+        // renders (n, H, W, 3) in [0, 1] -> (3, len, H, W) in [-1, 1]
+        for (int t = 0; t < len; t++)
+            for (size_t p = 0; p < fsz; p++)
+                for (int e = 0; e < 3; e++)
+                    in[((size_t)e * len + t) * fsz + p] = renders[((size_t)(f0 + t) * fsz + p) * 3 + e] * 2.0f - 1.0f;
+        if (n_clips > 1) {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "clip %d of %d", c + 1, n_clips);
+            emit(r, msg, 0, 0, 0);
+        }
+        st = pc_viewcrafter_run(&bd.m, &vo, out, in, len, vc_H, vc_W, NULL, err);
+        if (st == PC_OK) st = video_to_frames(clip, out, len, vc_H, vc_W, err);
+        // frames shared by two clips (the relay keys) keep the first clip's version
+        for (int t = 0; t < len && st == PC_OK; t++) {
+            if (f0 + t < written) {
+                pc_image_free(&clip[t]);
+                continue;
+            }
+            r->hvg[f0 + t] = clip[t];
+            memset(&clip[t], 0, sizeof(pc_image));
+        }
+        if (st == PC_OK) written = f0 + len;
+    }
+    pc_diffusion_bundle_free(&bd);
+    for (int t = 0; t < seg && clip; t++) pc_image_free(&clip[t]);
+    free(clip);
+    free(in);
+    free(out);
+    if (st == PC_OK && written != n) st = pc_err(err, PC_ERR_ARG, "ViewCrafter clips cover %d of %d frames", written, n);
+    if (st == PC_OK && r->dir[0]) st = pc_frames_save(r->hvg, n, d, "frame", err);
+    if (st == PC_OK && r->dir[0]) st = pc_stage_key_write(d, r->key_hvg, err);
+    if (st == PC_OK) stage_end(r, 0, "done");
+    return st;
+}
+
+// ---- stage 6: selection ----------------------------------------------------------------------------------
+
+// Relative pose A -> B (views 0 and 1) of a reconstruction.
+static void recon_relpose(const pc_recon *rc, double R[9], double t[3]) {
+    float Rf[9], tf[3];
+    pc_align_relative_pose(Rf, tf, rc->res.c2w[0], rc->res.c2w[1]);
+    for (int i = 0; i < 9; i++) R[i] = Rf[i];
+    for (int i = 0; i < 3; i++) t[i] = tf[i];
+}
+
+static double rot_angle_deg(const double *Ra, const double *Rb) {  // geodesic distance
+    double tr = 0;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) tr += Ra[3 * i + j] * Rb[3 * i + j];
+    double c = (tr - 1) / 2;
+    c = c > 1 ? 1 : c < -1 ? -1 : c;
+    return acos(c) * 57.29577951308232;
+}
+
+static double dir_angle_deg(const double *a, const double *b) {
+    const double na = sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]), nb = sqrt(b[0] * b[0] + b[1] * b[1] + b[2] * b[2]);
+    if (!(na > 0) || !(nb > 0)) return 180;
+    double c = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / (na * nb);
+    c = c > 1 ? 1 : c < -1 ? -1 : c;
+    return acos(c) * 57.29577951308232;
+}
+
+// Images for DUSt3R of the final stage: A, B as given, then the chosen candidates.
+static pc_status final_views(run_t *r, const pc_image *cand, const int *sel, int n_sel, pc_image **views) {
+    *views = (pc_image *)calloc((size_t)n_sel + 2, sizeof(pc_image));
+    if (!*views) return PC_ERR_MEMORY;
+    (*views)[0] = r->a_rgb;  // shallow copies: not freed through views
+    (*views)[1] = r->b_rgb;
+    for (int i = 0; i < n_sel; i++) (*views)[2 + i] = cand[sel[i]];
+    return PC_OK;
+}
+
+static uint64_t mix64(uint64_t *s) {  // splitmix64
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static pc_status select_scs(run_t *r, const pc_image *cand, int nc, int k, int *sel, int *n_sel, double *scores,
+                            pc_recon *best_rc, pc_error *err) {
+    const int M = r->o->scs_subsets;
+    if (M < 2 || M > 64) return pc_err(err, PC_ERR_ARG, "scs: %d subsets, need 2 .. 64", M);
+    if (k > nc) k = nc;
+    int *subs = (int *)calloc((size_t)M * k, sizeof(int));
+    double (*Rs)[9] = (double(*)[9])calloc((size_t)M, sizeof(*Rs));
+    double (*ts)[3] = (double(*)[3])calloc((size_t)M, sizeof(*ts));
+    int *perm = (int *)malloc(sizeof(int) * (size_t)nc);
+    pc_recon *rcs = (pc_recon *)calloc((size_t)M, sizeof(pc_recon));
+    pc_status st = (!subs || !Rs || !ts || !perm || !rcs) ? pc_err(err, PC_ERR_MEMORY, "out of memory") : PC_OK;
+    uint64_t seed = r->o->seed ^ 0x5343535f53454c45ULL;
+    for (int m = 0; m < M && st == PC_OK; m++) {
+        for (int i = 0; i < nc; i++) perm[i] = i;
+        for (int i = 0; i < k; i++) {  // partial Fisher-Yates: k distinct frames
+            const int j = i + (int)(mix64(&seed) % (uint64_t)(nc - i));
+            const int tmp = perm[i];
+            perm[i] = perm[j];
+            perm[j] = tmp;
+        }
+        memcpy(subs + (size_t)m * k, perm, sizeof(int) * (size_t)k);
+        char msg[96];
+        snprintf(msg, sizeof(msg), "self-consistency: pose from subset %d of %d", m + 1, M);
+        emit(r, msg, m, M, 0);
+        pc_image *views = NULL;
+        if (final_views(r, cand, subs + (size_t)m * k, k, &views) != PC_OK) {
+            st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+            break;
+        }
+        st = pc_recon_run(&rcs[m], r->dust3r, r->pool, views, k + 2, r->o->dust3r_size, &r->o->ga, err);
+        free(views);
+        if (st == PC_OK) recon_relpose(&rcs[m], Rs[m], ts[m]);
+    }
+    int best = 0;
+    double best_cost = INFINITY;
+    for (int m = 0; m < M && st == PC_OK; m++) {  // the medoid: least summed disagreement with the others
+        double cost = 0;
+        for (int q = 0; q < M; q++)
+            if (q != m) cost += rot_angle_deg(Rs[m], Rs[q]) + dir_angle_deg(ts[m], ts[q]);
+        if (cost < best_cost) best_cost = cost, best = m;
+    }
+    if (st == PC_OK) {
+        for (int i = 0; i < nc; i++) scores[i] = 0;
+        for (int m = 0; m < M; m++)
+            for (int i = 0; i < k; i++) scores[subs[(size_t)m * k + i]] += m == best ? 1.0 : 0.0;
+        memcpy(sel, subs + (size_t)best * k, sizeof(int) * (size_t)k);
+        *n_sel = k;
+        *best_rc = rcs[best];
+        memset(&rcs[best], 0, sizeof(pc_recon));
+    }
+    for (int m = 0; m < M && rcs; m++) pc_recon_free(&rcs[m]);
+    free(rcs);
+    free(subs);
+    free(Rs);
+    free(ts);
+    free(perm);
+    return st;
+}
+
+static pc_status select_conf(run_t *r, const pc_image *cand, int nc, double *scores, pc_error *err) {
+    pc_status st = PC_OK;
+    pc_image rgb = {0};
+    pc_tensor x[3];
+    memset(x, 0, sizeof(x));
+    pc_image u8 = {0};
+    st = pc_dust3r_preprocess(&u8, &x[0], &r->a_rgb, r->o->dust3r_size, 0, err);
+    pc_image_free(&u8);
+    if (st == PC_OK) st = pc_dust3r_preprocess(&u8, &x[1], &r->b_rgb, r->o->dust3r_size, 0, err);
+    pc_image_free(&u8);
+    for (int c = 0; c < nc && st == PC_OK; c++) {
+        emit(r, NULL, c + 1, nc, 0);
+        st = pc_image_to_rgb(&rgb, &cand[c], err);
+        if (st == PC_OK) st = pc_dust3r_preprocess(&u8, &x[2], &rgb, r->o->dust3r_size, 0, err);
+        pc_image_free(&rgb);
+        pc_image_free(&u8);
+        const pc_tensor *xp[3] = {&x[0], &x[1], &x[2]};
+        const int pairs[2][2] = {{0, 2}, {1, 2}};
+        pc_dust3r_pair_out outs[2];
+        memset(outs, 0, sizeof(outs));
+        if (st == PC_OK) st = pc_dust3r_pairs(r->dust3r, xp, 3, pairs, 2, outs, err);
+        double s = 0;
+        for (int e = 0; e < 2 && st == PC_OK; e++) {  // mean confidence of the frame's pixels in both pairs
+            const pc_tensor *cf = &outs[e].view[1].conf;
+            const int64_t m = pc_tensor_numel(cf);
+            double acc = 0;
+            for (int64_t i = 0; i < m; i++) acc += ((const float *)cf->data)[i];
+            s += m ? acc / (double)m : 0;
+        }
+        scores[c] = s / 2;
+        for (int e = 0; e < 2; e++) pc_dust3r_pair_out_free(&outs[e]);
+        pc_tensor_free(&x[2]);
+    }
+    for (int i = 0; i < 3; i++) pc_tensor_free(&x[i]);
+    return st;
+}
+
+static void top_k(const double *scores, const uint8_t *excluded, int n, int k, int *sel, int *n_sel) {
+    *n_sel = 0;
+    for (int q = 0; q < k; q++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            if (excluded && excluded[i]) continue;
+            int taken = 0;
+            for (int j = 0; j < *n_sel; j++) taken |= sel[j] == i;
+            if (taken) continue;
+            if (best < 0 || scores[i] > scores[best]) best = i;  // ties: lower index
+        }
+        if (best < 0) break;
+        sel[(*n_sel)++] = best;
+    }
+}
+
+static pc_status write_selection(run_t *r, const pc_fms_frame_stats *fs, int nc, const uint8_t *is_sel, pc_error *err) {
+    char p[4300];
+    snprintf(p, sizeof(p), "%s/selection.tsv", r->dir);
+    FILE *f = fopen(p, "w");
+    if (!f) return pc_err(err, PC_ERR_IO, "cannot write %s", p);
+    fprintf(f, "# selector %s, candidates from %s, k %d%s\n", pc_selector_name(r->o->selector),
+            r->res->candidates_from, r->o->k, r->o->selector == PC_SELECT_FMS ? "" : " (FMS statistics for reference)");
+    fprintf(f, "frame\tkeypoints\tmatches_a\tinliers_a\tmatches_b\tinliers_b\tfms_score\tselector_score\tselected\n");
+    for (int i = 0; i < nc; i++)
+        fprintf(f, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.6g\t%d\n", i, fs[i].n_keypoints, fs[i].matches_a, fs[i].inliers_a,
+                fs[i].matches_b, fs[i].inliers_b, fs[i].score, r->res->scores[i], is_sel[i]);
+    if (fclose(f) != 0) return pc_err(err, PC_ERR_IO, "cannot write %s", p);
+    return PC_OK;
+}
+
+// ---- stage 7: final pose ---------------------------------------------------------------------------------
+
+static pc_status finish_pose(run_t *r, pc_recon *rc, pc_error *err) {
+    pc_pipeline_result *res = r->res;
+    recon_relpose(rc, res->R, res->t_scene);
+    const double nt = sqrt(res->t_scene[0] * res->t_scene[0] + res->t_scene[1] * res->t_scene[1] +
+                           res->t_scene[2] * res->t_scene[2]);
+    if (!(nt > 0) || !isfinite(nt)) return pc_err(err, PC_ERR_NUMERIC, "final reconstruction: A and B coincide");
+    for (int i = 0; i < 3; i++) res->t[i] = res->t_scene[i] / nt;
+    for (int v = 0; v < 2; v++) {
+        pc_recon_intrinsics(rc, v, &res->fx[v], &res->fy[v], &res->cx[v], &res->cy[v]);
+        res->width[v] = rc->map[v][0];
+        res->height[v] = rc->map[v][1];
+    }
+    res->final_loss = rc->loss;
+    if (r->dir[0]) {
+        const char **names = (const char **)calloc((size_t)rc->n, sizeof(char *));
+        char(*buf)[32] = (char(*)[32])calloc((size_t)rc->n, 32);
+        pc_status st = (!names || !buf) ? pc_err(err, PC_ERR_MEMORY, "out of memory") : PC_OK;
+        for (int k = 0; k < rc->n && st == PC_OK; k++) {
+            if (k < 2)
+                snprintf(buf[k], 32, "%s", k ? "B" : "A");
+            else
+                snprintf(buf[k], 32, "%s_%02d", res->candidates_from, res->selected[k - 2]);
+            names[k] = buf[k];
+        }
+        char d[4200];
+        sub_dir(d, sizeof(d), r, "final");
+        if (st == PC_OK) st = pc_recon_write(rc, d, names, r->o->ga.min_conf_thr, err);
+        free(names);
+        free(buf);
+        return st;
+    }
+    return PC_OK;
+}
+
+static pc_status stage_select_and_pose(run_t *r, pc_error *err) {
+    const pc_pipeline_opts *o = r->o;
+    pc_pipeline_result *res = r->res;
+    const pc_image *cand = o->hvg ? r->hvg : r->interp;
+    const int nc = o->hvg ? r->Tv : r->T;
+    res->candidates_from = o->hvg ? "hvg" : "interp";
+    res->n_candidates = nc;
+    stage_begin(r, ST_SELECT, o->selector == PC_SELECT_FMS ? "Feature Matching Selector" : pc_selector_name(o->selector));
+    pc_fms_frame_stats *fs = (pc_fms_frame_stats *)calloc((size_t)nc, sizeof(*fs));
+    uint8_t *is_sel = (uint8_t *)calloc((size_t)nc, 1);
+    res->scores = (double *)calloc((size_t)nc, sizeof(double));
+    res->selected = (int *)calloc((size_t)nc + 1, sizeof(int));
+    pc_recon rc;
+    memset(&rc, 0, sizeof(rc));
+    int have_rc = 0;
+    pc_status st = (!fs || !is_sel || !res->scores || !res->selected) ? pc_err(err, PC_ERR_MEMORY, "out of memory")
+                                                                      : PC_OK;
+    const int k = o->k < nc ? o->k : nc;
+    // FMS statistics always (the selection table shows them for every selector)
+    int fms_n = 0;
+    if (st == PC_OK) {
+        pc_fms_options fo;
+        pc_fms_options_default(&fo);
+        st = pc_fms_select(r->pool, cand, nc, &r->a, &r->b, k, o->fms_threshold, &fo, res->selected, &fms_n, fs, err);
+    }
+    if (st == PC_OK) {
+        switch (o->selector) {
+        case PC_SELECT_FMS:
+            for (int i = 0; i < nc; i++) res->scores[i] = fs[i].score;
+            res->n_selected = fms_n;
+            break;
+        case PC_SELECT_ALL:
+            for (int i = 0; i < nc; i++) res->scores[i] = 1, res->selected[i] = i;
+            res->n_selected = nc;
+            break;
+        case PC_SELECT_CONF:
+            st = load_dust3r(r, err);
+            if (st == PC_OK) st = select_conf(r, cand, nc, res->scores, err);
+            if (st == PC_OK) top_k(res->scores, NULL, nc, k, res->selected, &res->n_selected);
+            break;
+        case PC_SELECT_SCS:
+            st = load_dust3r(r, err);
+            if (st == PC_OK && k < 1) st = pc_err(err, PC_ERR_ARG, "scs needs k >= 1");
+            if (st == PC_OK) st = select_scs(r, cand, nc, k, res->selected, &res->n_selected, res->scores, &rc, err);
+            have_rc = st == PC_OK;
+            break;
+        }
+    }
+    for (int i = 0; i < res->n_selected && st == PC_OK; i++) is_sel[res->selected[i]] = 1;
+    if (st == PC_OK && r->dir[0]) st = write_selection(r, fs, nc, is_sel, err);
+    if (st == PC_OK && r->dir[0]) {
+        char p[4300];
+        snprintf(p, sizeof(p), "%s/contact_sheet.png", r->dir);
+        st = pc_contact_sheet(p, &r->a, &r->b, cand, nc, is_sel, err);
+    }
+    if (st == PC_OK) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "%d of %d frames selected", res->n_selected, nc);
+        stage_end(r, 0, msg);
+    }
+    free(fs);
+    free(is_sel);
+    if (st != PC_OK) {
+        pc_recon_free(&rc);
+        return st;
+    }
+
+    stage_begin(r, ST_POSE, "DUSt3R + global alignment over A, B and the selected frames");
+    if (!have_rc) {
+        pc_image *views = NULL;
+        st = load_dust3r(r, err);
+        if (st == PC_OK && final_views(r, cand, res->selected, res->n_selected, &views) != PC_OK)
+            st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+        if (st == PC_OK)
+            st = pc_recon_run(&rc, r->dust3r, r->pool, views, res->n_selected + 2, o->dust3r_size, &o->ga, err);
+        free(views);
+    }
+    if (st == PC_OK) st = finish_pose(r, &rc, err);
+    pc_recon_free(&rc);
+    if (st == PC_OK) stage_end(r, 0, "done");
+    return st;
+}
+
+// ---- driver ----------------------------------------------------------------------------------------------
+
+pc_status pc_pipeline_run(pc_pipeline_result *res, const pc_model_files *mf, const pc_pipeline_opts *o,
+                          const pc_image *A, const pc_image *B, pc_pool *pool, pc_error *err) {
+    if (!res || !mf || !o || !A || !B || !A->data || !B->data) return pc_err(err, PC_ERR_ARG, "pc_pipeline_run: NULL argument");
+    memset(res, 0, sizeof(*res));
+    if (o->W < 16 || o->H < 16 || o->W > 4096 || o->H > 4096)
+        return pc_err(err, PC_ERR_ARG, "pipeline: frame size %dx%d out of range", o->W, o->H);
+    if (o->interp.T < 4 || o->interp.T % 2) return pc_err(err, PC_ERR_ARG, "pipeline: need an even T >= 4 interpolation frames");
+    if (o->k < 0 || o->k > 256) return pc_err(err, PC_ERR_ARG, "pipeline: k = %d out of range", o->k);
+    if (!mf->dust3r || !mf->n_interp || !mf->vocab || (o->hvg && !mf->n_vc))
+        return pc_err(err, PC_ERR_NOT_FOUND, "pipeline: model files missing (see pc_model_files_find)");
+    const int vc_W = mf->vc_W > 0 ? mf->vc_W : 1024, vc_H = mf->vc_H > 0 ? mf->vc_H : 576;
+    run_t r;
+    memset(&r, 0, sizeof(r));
+    r.o = o;
+    r.mf = mf;
+    r.pool = pool;
+    r.res = res;
+    r.t_start = pc_time_sec();
+    if (o->out_dir) {
+        if (strlen(o->out_dir) > 3000) return pc_err(err, PC_ERR_ARG, "pipeline: output path too long");
+        snprintf(r.dir, sizeof(r.dir), "%s", o->out_dir);
+    }
+    float *renders = NULL;
+    pc_status st = r.dir[0] ? pc_pipe_mkdir(r.dir, err) : PC_OK;
+    if (st == PC_OK) st = stage_prepare(&r, A, B, err);
+    if (st == PC_OK) st = stage_interp(&r, err);
+    if (st == PC_OK && o->hvg) st = stage_relay(&r, vc_W, vc_H, err);
+    if (st == PC_OK && o->hvg) st = stage_render(&r, vc_W, vc_H, &renders, err);
+    if (st == PC_OK && o->hvg) st = stage_hvg(&r, renders, vc_W, vc_H, err);
+    free(renders);
+    if (st == PC_OK) st = stage_select_and_pose(&r, err);
+    res->total_s = pc_time_sec() - r.t_start;
+    res->peak_rss = pc_peak_rss_bytes();
+    if (st == PC_OK && r.dir[0]) {
+        char p[4300];
+        snprintf(p, sizeof(p), "%s/pose.json", r.dir);
+        st = pc_pipeline_write_json(p, res, o, err);
+    }
+    pc_dust3r_free(r.dust3r);
+    pc_image_free(&r.a);
+    pc_image_free(&r.b);
+    pc_image_free(&r.a_rgb);
+    pc_image_free(&r.b_rgb);
+    free_frames(r.interp, r.T);
+    free_frames(r.renders, r.Tv);
+    free_frames(r.hvg, r.Tv);
+    for (int k = 0; k < 4; k++) pc_image_free(&r.relay_img[k]);
+    free(r.cloud);
+    if (st != PC_OK) pc_pipeline_result_free(res);
+    return st;
+}

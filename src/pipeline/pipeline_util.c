@@ -1,0 +1,179 @@
+// Pipeline plumbing: output folders, stage keys for the cache, frame sets as PNG, the contact sheet.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/common.h"
+#include "pipeline/pipeline_internal.h"
+
+pc_status pc_pipe_mkdir(const char *path, pc_error *err) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return PC_OK;
+        return pc_err(err, PC_ERR_IO, "%s exists and is not a folder", path);
+    }
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return pc_err(err, PC_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
+    return PC_OK;
+}
+
+void pc_hash_init(pc_hash *h) { h->h = 0xcbf29ce484222325ULL; }
+
+void pc_hash_bytes(pc_hash *h, const void *p, size_t n) {
+    const uint8_t *b = (const uint8_t *)p;
+    uint64_t v = h->h;
+    for (size_t i = 0; i < n; i++) v = (v ^ b[i]) * 0x100000001b3ULL;
+    h->h = v;
+}
+
+void pc_hash_str(pc_hash *h, const char *s) {
+    s = s ? s : "";
+    pc_hash_i64(h, (int64_t)strlen(s));
+    pc_hash_bytes(h, s, strlen(s));
+}
+
+void pc_hash_i64(pc_hash *h, int64_t v) { pc_hash_bytes(h, &v, sizeof(v)); }
+
+void pc_hash_f64(pc_hash *h, double v) {
+    if (v == 0) v = 0;  // -0 and +0 hash alike
+    pc_hash_bytes(h, &v, sizeof(v));
+}
+
+pc_status pc_hash_file_id(pc_hash *h, const char *path, pc_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return pc_err(err, PC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    enum { CHUNK = 1 << 20 };
+    uint8_t *buf = (uint8_t *)malloc(CHUNK);
+    if (!buf) {
+        fclose(f);
+        return pc_err(err, PC_ERR_MEMORY, "out of memory");
+    }
+    pc_status st = PC_OK;
+    if (fseeko(f, 0, SEEK_END) != 0) st = pc_err(err, PC_ERR_IO, "cannot seek in %s", path);
+    const off_t size = st == PC_OK ? ftello(f) : 0;
+    pc_hash_i64(h, (int64_t)size);
+    for (int part = 0; part < 2 && st == PC_OK; part++) {
+        const off_t at = part == 0 ? 0 : (size > CHUNK ? size - CHUNK : 0);
+        if (fseeko(f, at, SEEK_SET) != 0) st = pc_err(err, PC_ERR_IO, "cannot seek in %s", path);
+        const size_t got = st == PC_OK ? fread(buf, 1, CHUNK, f) : 0;
+        pc_hash_bytes(h, buf, got);
+    }
+    free(buf);
+    fclose(f);
+    return st;
+}
+
+int pc_stage_key_matches(const char *dir, uint64_t key) {
+    char path[4200], line[64] = "", want[32];
+    snprintf(path, sizeof(path), "%s/stage.key", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    const int ok = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    snprintf(want, sizeof(want), "%016llx", (unsigned long long)key);
+    return ok && !strncmp(line, want, 16);
+}
+
+pc_status pc_stage_key_write(const char *dir, uint64_t key, pc_error *err) {
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof(path), "%s/stage.key", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return pc_err(err, PC_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    const int ok = fprintf(f, "%016llx\n", (unsigned long long)key) > 0;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0)
+        return pc_err(err, PC_ERR_IO, "cannot write %s", path);
+    return PC_OK;
+}
+
+void pc_stage_key_remove(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/stage.key", dir);
+    remove(path);
+}
+
+pc_status pc_frames_save(const pc_image *frames, int n, const char *dir, const char *prefix, pc_error *err) {
+    pc_status st = pc_pipe_mkdir(dir, err);
+    char path[4200];
+    for (int t = 0; t < n && st == PC_OK; t++) {
+        snprintf(path, sizeof(path), "%s/%s_%02d.png", dir, prefix, t);
+        st = pc_image_save_png(&frames[t], path, err);
+    }
+    return st;
+}
+
+pc_status pc_frames_load(pc_image *frames, int n, const char *dir, const char *prefix, int W, int H, pc_error *err) {
+    char path[4200];
+    pc_image tmp = {0};
+    for (int t = 0; t < n; t++) {
+        snprintf(path, sizeof(path), "%s/%s_%02d.png", dir, prefix, t);
+        pc_status st = pc_image_load(&tmp, path, err);
+        if (st == PC_OK && (tmp.w != W || tmp.h != H))
+            st = pc_err(err, PC_ERR_FORMAT, "%s is %dx%d, expected %dx%d", path, tmp.w, tmp.h, W, H);
+        if (st == PC_OK) st = pc_image_to_rgb(&frames[t], &tmp, err);
+        pc_image_free(&tmp);
+        if (st != PC_OK) {
+            for (int u = 0; u <= t; u++) pc_image_free(&frames[u]);
+            return st;
+        }
+    }
+    return PC_OK;
+}
+
+// Paste img, scaled to fit a tw x th tile (aspect kept, centred), at (x0, y0) of sheet.
+static pc_status paste_fit(pc_image *sheet, const pc_image *img, int x0, int y0, int tw, int th, pc_error *err) {
+    pc_image rgb = {0}, small = {0};
+    int w = tw, h = (int)((double)img->h * tw / img->w + 0.5);
+    if (h > th) h = th, w = (int)((double)img->w * th / img->h + 0.5);
+    if (w < 1) w = 1;
+    if (h < 1) h = 1;
+    pc_status st = pc_image_to_rgb(&rgb, img, err);
+    if (st == PC_OK) st = pc_image_resize(&small, &rgb, w, h, PC_RESAMPLE_BILINEAR, err);
+    if (st == PC_OK) {
+        const int ox = x0 + (tw - w) / 2, oy = y0 + (th - h) / 2;
+        for (int y = 0; y < h; y++)
+            memcpy(sheet->data + ((size_t)(oy + y) * sheet->w + ox) * 3, small.data + (size_t)y * w * 3, (size_t)w * 3);
+    }
+    pc_image_free(&rgb);
+    pc_image_free(&small);
+    return st;
+}
+
+static void frame_rect(pc_image *s, int x0, int y0, int w, int h, int thick, const uint8_t c[3]) {
+    for (int y = y0; y < y0 + h; y++)
+        for (int x = x0; x < x0 + w; x++) {
+            if (x >= x0 + thick && x < x0 + w - thick && y >= y0 + thick && y < y0 + h - thick) continue;
+            if (x < 0 || y < 0 || x >= s->w || y >= s->h) continue;
+            memcpy(s->data + ((size_t)y * s->w + x) * 3, c, 3);
+        }
+}
+
+pc_status pc_contact_sheet(const char *path, const pc_image *a, const pc_image *b, const pc_image *frames, int n,
+                           const uint8_t *selected, pc_error *err) {
+    const int cols = 6, tw = 192, pad = 6;
+    const double aspect = n > 0 ? (double)frames[0].h / frames[0].w : (double)a->h / a->w;
+    int th = (int)(tw * aspect + 0.5);
+    if (th < 16) th = 16;
+    if (th > 4 * tw) th = 4 * tw;
+    const int rows = 1 + (n + cols - 1) / cols;
+    pc_image s = {0};
+    pc_status st = pc_image_alloc(&s, cols * (tw + pad) + pad, rows * (th + pad) + pad, 3, err);
+    if (st != PC_OK) return st;
+    memset(s.data, 40, (size_t)s.w * s.h * 3);  // dark grey background
+    static const uint8_t green[3] = {40, 220, 60}, blue[3] = {70, 130, 255};
+    // first row: the inputs, framed in blue
+    st = paste_fit(&s, a, pad, pad, tw, th, err);
+    if (st == PC_OK) st = paste_fit(&s, b, pad + (tw + pad), pad, tw, th, err);
+    frame_rect(&s, pad - 3, pad - 3, tw + 6, th + 6, 3, blue);
+    frame_rect(&s, pad + (tw + pad) - 3, pad - 3, tw + 6, th + 6, 3, blue);
+    for (int t = 0; t < n && st == PC_OK; t++) {
+        const int x0 = pad + (t % cols) * (tw + pad), y0 = pad + (1 + t / cols) * (th + pad);
+        st = paste_fit(&s, &frames[t], x0, y0, tw, th, err);
+        if (selected && selected[t]) frame_rect(&s, x0 - 3, y0 - 3, tw + 6, th + 6, 4, green);
+    }
+    if (st == PC_OK) st = pc_image_save_png(&s, path, err);
+    pc_image_free(&s);
+    return st;
+}
