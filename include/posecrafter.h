@@ -44,6 +44,7 @@
 #include "posecrafter/clip.h"
 #include "posecrafter/unet.h"
 #include "posecrafter/viewcrafter.h"
+#include "posecrafter/cuda.h"
 #include "posecrafter/pipeline.h"
 
 #endif /* POSECRAFTER_H */

@@ -20,5 +20,6 @@ int pc_cmd_pose(int argc, char **argv);
 int pc_cmd_pose_pipeline(int argc, char **argv);  // cmd_pose_pipeline.c (called by pc_cmd_pose)
 int pc_cmd_align(int argc, char **argv);
 int pc_cmd_interp(int argc, char **argv);
+int pc_cmd_devices(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const pc_command commands[] = {
     {"eval", pc_cmd_eval, "evaluate a pose method on a pair list: resumable, sharded, paper-style table"},
     {"eval-merge", pc_cmd_eval_merge, "join eval result files (shards), check duplicates/missing, print the table"},
     {"eval-convert", pc_cmd_eval_convert, "turn a Cambridge/ScanNet/DL3DV/NAVI folder into an eval pair manifest"},
+    {"devices", pc_cmd_devices, "CPU features and CUDA GPUs this build can use"},
 };
 
 static void usage(FILE *f) {

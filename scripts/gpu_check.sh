@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# One device-machine check of the CUDA backend (issue #8): build with
+# -DPC_CUDA=ON, run test_cuda (every kernel vs its CPU twin), a compute-sanitizer
+# memcheck pass, and bench_cuda_ops; about 3-6 minutes on an H100/H200 machine.
+#
+#   bash scripts/gpu_check.sh            # results under $OUT (the device tool's folder) or /tmp/pc-gpu-check
+#
+# Files written (<= 8, flat, as the device tool brings back):
+#   summary.txt   the short verdict + the benchmark tables (also printed last)
+#   env.txt       nvidia-smi, nvcc, cmake, compiler versions
+#   build.log     configure + build output (or the fallback build's)
+#   resources.txt registers / shared memory / spills per kernel (cuobjdump)
+#   test_cuda.txt test_cuda output (worst error vs tolerance per check)
+#   memcheck.txt  compute-sanitizer --tool memcheck on test_cuda
+#   bench.txt     bench_cuda_ops output
+#
+# The image may lack libpng/libjpeg/cJSON development files, which the full
+# CMake configure requires: then the script compiles what the two programs
+# need (src/core, src/cuda, tests/testutil.c) with gcc + nvcc directly.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${OUT:-/tmp/pc-gpu-check}
+mkdir -p "$OUT"
+B=${PC_GPU_BUILD:-$ROOT/build-gpu}  # build* is git-ignored
+JOBS=$(nproc 2>/dev/null || echo 8)
+[ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
+S=$OUT/summary.txt
+: >"$S"
+note() { echo "$*" | tee -a "$S"; }
+t_start=$(date +%s)
+
+{
+    date -u
+    nvidia-smi 2>&1 | head -20
+    nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv 2>&1
+    nvcc --version 2>&1 | tail -2
+    cmake --version 2>&1 | head -1
+    gcc --version 2>&1 | head -1
+    uname -a
+    nproc
+} >"$OUT/env.txt" 2>&1
+note "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1)"
+
+# ---- build ------------------------------------------------------------------------
+built=""
+if cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DPC_CUDA=ON -DPC_ONLY_TESTS='test_cuda|bench_cuda_ops' \
+    -DPC_SKIP_SOURCES="src/models/;src/pipeline/;src/geometry/;src/features/;src/eval/;src/io/;src/nn/" \
+    >"$OUT/build.log" 2>&1 &&
+    cmake --build "$B" -j"$JOBS" --target test_cuda bench_cuda_ops >>"$OUT/build.log" 2>&1; then
+    built=cmake
+    TEST=$B/test_cuda
+    BENCH=$B/bench_cuda_ops
+    OBJS=$(ls "$B"/CMakeFiles/posecrafter.dir/src/cuda/*.o 2>/dev/null)
+else
+    echo "== CMake build failed (see above); direct gcc + nvcc build of src/core + src/cuda" >>"$OUT/build.log"
+    F=$B-direct
+    rm -rf "$F" && mkdir -p "$F"
+    CF="-O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc -Itests"
+    ok=1
+    for f in src/core/*.c tests/testutil.c tests/test_cuda.c bench/bench_cuda_ops.c; do
+        extra=""
+        case $f in
+        *_avx512*.c) extra="-mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vpopcntdq -mavx512bf16 -mfma -mavx2 -mf16c" ;;
+        *_avx2*.c) extra="-mavx2 -mfma -mf16c -mpopcnt" ;;
+        esac
+        echo "gcc $f" >>"$OUT/build.log"
+        gcc $CF $extra -DPC_SHARED_DIR_DEFAULT="\"$ROOT/../shared\"" -c "$f" -o "$F/$(basename "$f").o" \
+            >>"$OUT/build.log" 2>&1 &
+    done
+    for f in src/cuda/*.cu; do
+        echo "nvcc $f" >>"$OUT/build.log"
+        nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+            -Xcompiler=-Wall,-Wextra,-Werror,-Wno-unused-parameter --Werror=all-warnings -DPC_CUDA_ARCHS=90 \
+            -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -c "$f" -o "$F/$(basename "$f").o" >>"$OUT/build.log" 2>&1 &
+    done
+    wait
+    LIBOBJ=$(ls "$F"/*.o | grep -v -e test_cuda -e bench_cuda_ops -e testutil)
+    g++ -o "$F/test_cuda" "$F/test_cuda.c.o" "$F/testutil.c.o" $LIBOBJ -L/usr/local/cuda/lib64 -lcudart -lcublasLt \
+        -lpthread -lm >>"$OUT/build.log" 2>&1 || ok=0
+    g++ -o "$F/bench_cuda_ops" "$F/bench_cuda_ops.c.o" "$F/testutil.c.o" $LIBOBJ -L/usr/local/cuda/lib64 -lcudart \
+        -lcublasLt -lpthread -lm >>"$OUT/build.log" 2>&1 || ok=0
+    if [ "$ok" = 1 ] && [ -x "$F/test_cuda" ]; then
+        built=direct
+        TEST=$F/test_cuda
+        BENCH=$F/bench_cuda_ops
+        OBJS=$(ls "$F"/*.cu.o)
+    fi
+fi
+if [ -z "$built" ]; then
+    note "BUILD FAILED: last lines of build.log:"
+    tail -30 "$OUT/build.log" | tee -a "$S"
+    exit 1
+fi
+note "build: $built ($(($(date +%s) - t_start)) s)"
+
+# Registers, shared memory, spills of every kernel: read without running anything.
+for o in $OBJS; do
+    echo "== $o"
+    cuobjdump --dump-resource-usage "$o" 2>&1 | grep -E "Function|REG|STACK|SHARED|LOCAL" | sed 's/^ *//'
+done >"$OUT/resources.txt" 2>&1
+
+# ---- correctness -------------------------------------------------------------------
+timeout 240 "$TEST" >"$OUT/test_cuda.txt" 2>&1
+rc=$?
+note "test_cuda: exit $rc ($(tail -1 "$OUT/test_cuda.txt"))"
+grep -E "FAIL|FATAL|SKIP" "$OUT/test_cuda.txt" | head -20 | tee -a "$S"
+
+if command -v compute-sanitizer >/dev/null 2>&1; then
+    timeout 150 compute-sanitizer --tool memcheck --error-exitcode 3 "$TEST" >"$OUT/memcheck.txt" 2>&1
+    mrc=$?
+    note "memcheck: exit $mrc ($(grep -E 'ERROR SUMMARY' "$OUT/memcheck.txt" | tail -1))"
+else
+    note "memcheck: compute-sanitizer not found"
+fi
+
+# ---- speed ---------------------------------------------------------------------------
+timeout 200 "$BENCH" >"$OUT/bench.txt" 2>&1
+note "bench_cuda_ops: exit $? ($(($(date +%s) - t_start)) s since start)"
+cat "$OUT/bench.txt" >>"$S"
+echo
+cat "$OUT/bench.txt"
+[ "$rc" = 0 ]
