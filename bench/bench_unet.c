@@ -3,7 +3,10 @@
 // tokens of 1024) with deterministic random weights generated in memory (no file). Seconds, GFLOP/s,
 // activation arena, peak RSS.
 //
-//   bench_unet [--threads N] [--runs R] [--dtype bf16|f16|f32] [--frames T] [--small]
+//   bench_unet [--threads N] [--runs R] [--dtype bf16|f16|f32] [--frames T] [--latent HxW] [--ctx L] [--small]
+//
+// ViewCrafter_25 (576x1024, 25 frames): --frames 25 --latent 72x128 --ctx 333 (77 text + 256 image tokens
+// that every frame sees, since 333 != 77 + 16 * 25).
 //
 // --small: model_channels 64, 8 frames, 16x24 latent (a quick smoke run). PyTorch reference
 // (shared/TARGETS.md, PyTorch 1.13 CPU on the same machine kind): 121 s, 11.1 GB peak.
@@ -32,18 +35,26 @@ static float uniform(uint64_t *s) {
 
 int main(int argc, char **argv) {
     int threads = 2, runs = 1, small = 0;
-    int64_t T = 16;
+    int64_t T = 16, lat_h = 40, lat_w = 64, ctx_len = 0;
     pc_dtype dt = PC_BF16;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--frames") && i + 1 < argc) T = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--small")) small = 1;
+        else if (!strcmp(argv[i], "--latent") && i + 1 < argc) {
+            long a, b;
+            if (sscanf(argv[++i], "%ldx%ld", &a, &b) != 2 || a < 1 || b < 1 || a > 512 || b > 512) {
+                fprintf(stderr, "bad --latent (HxW)\n");
+                return 2;
+            }
+            lat_h = a, lat_w = b;
+        } else if (!strcmp(argv[i], "--ctx") && i + 1 < argc) ctx_len = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
             const char *d = argv[++i];
             dt = !strcmp(d, "f32") ? PC_F32 : !strcmp(d, "f16") ? PC_F16 : PC_BF16;
         } else {
-            fprintf(stderr, "usage: %s [--threads N] [--runs R] [--dtype bf16|f16|f32] [--frames T] [--small]\n",
+            fprintf(stderr, "usage: %s [--threads N] [--runs R] [--dtype bf16|f16|f32] [--frames T] [--latent HxW] [--ctx L] [--small]\n",
                     argv[0]);
             return 2;
         }
@@ -60,7 +71,7 @@ int main(int argc, char **argv) {
     }
     pc_unet_config cfg;
     pc_unet_config_default(&cfg);
-    int64_t H = 40, W = 64;
+    int64_t H = lat_h, W = lat_w;
     if (small) {
         cfg.model_channels = 64;
         T = T > 8 ? 8 : T;
@@ -75,7 +86,7 @@ int main(int argc, char **argv) {
     }
     double t_create = pc_time_sec() - t0;
     const pc_unet_config *c = pc_unet_get_config(u);
-    int64_t L = c->text_context_len + T * c->image_tokens_per_frame, D = c->context_dim;
+    int64_t L = ctx_len > 0 ? ctx_len : c->text_context_len + T * c->image_tokens_per_frame, D = c->context_dim;
     size_t nx = (size_t)(c->in_channels * T * H * W), ny = (size_t)(c->out_channels * T * H * W);
     float *x = (float *)malloc(nx * sizeof(float)), *y = (float *)malloc(ny * sizeof(float));
     float *ctx = (float *)malloc((size_t)(L * D) * sizeof(float));
@@ -104,7 +115,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < ny; i++) sum += y[i];
     const char *dn = dt == PC_F32 ? "f32" : dt == PC_F16 ? "f16" : "bf16";
     printf("| UNet forward %s: B 1, T %lld, latent %lldx%lld, mc %d, mult [%d %d %d %d], ctx %lld x %lld |  |\n",
-           small ? "(small)" : "(real 512-interp size)", (long long)T, (long long)H, (long long)W, c->model_channels,
+           small ? "(small)" : (T == 16 && H == 40 && W == 64) ? "(real 512-interp size)" : "(real model width)", (long long)T, (long long)H, (long long)W, c->model_channels,
            c->channel_mult[0], c->channel_mult[1], c->channel_mult[2], c->channel_mult[3], (long long)L, (long long)D);
     printf("| threads / GEMM ISA | %d / %s |\n", threads, pc_gemm_isa());
     printf("| parameters (weights stored as %s) | %.3f G |\n", dn, pc_unet_num_params(u) / 1e9);
@@ -116,9 +127,11 @@ int main(int argc, char **argv) {
     printf("| GFLOP/s (wall) | %.1f |\n", fl / 1e9 / best);
     printf("| activation arena | %.1f MiB |\n", (double)pc_unet_arena_bytes(u) / (1 << 20));
     printf("| peak RSS | %.2f GiB |\n", (double)pc_peak_rss_bytes() / (1 << 30));
-    if (!small && T == 16) {
+    if (!small && T == 16 && H == 40 && W == 64) {
         printf("| PyTorch 1.13 CPU reference (TARGETS.md) / ours | 121 s / %.1f s = %.2fx |\n", best, 121.0 / best);
         printf("| est. full interp, 50 DDIM steps x 2 (CFG) forwards, UNet only | %.0f min |\n", 100.0 * best / 60.0);
+    } else if (!small) {
+        printf("| est. 50 DDIM steps x 2 (CFG) forwards at this size, UNet only | %.0f min |\n", 100.0 * best / 60.0);
     }
     printf("(checksum %.6g)\n", sum);
     free(x);

@@ -12,9 +12,9 @@ check() {  # check DESCRIPTION COMMAND...
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$BIN" pose a.jpg b.jpg --K 500,500,320,240 --json >/dev/null 2>"$tmp/err"; rc=$?
-check "without --classical -> exit 2" test "$rc" = 2
-check "without --classical -> says the generative pipeline is not built yet" grep -q "not built yet" "$tmp/err"
+POSECRAFTER_MODELS= "$BIN" pose a.jpg b.jpg --json >/dev/null 2>"$tmp/err"; rc=$?
+check "without --classical and without models -> exit 1" test "$rc" = 1
+check "without --classical -> the pipeline names the missing models" grep -q "DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth" "$tmp/err"
 "$BIN" pose --classical a.jpg b.jpg >/dev/null 2>&1; rc=$?
 check "no --K -> exit 2" test "$rc" = 2
 "$BIN" pose --classical a.jpg b.jpg --K 500,500,320 >/dev/null 2>&1; rc=$?

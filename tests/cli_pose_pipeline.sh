@@ -48,7 +48,7 @@ run() {  # run OUT_DIR [extra options...]
         --interp-model "$G/unet_tiny.ckpt" --interp-model "$G/vae_tiny.ckpt" --interp-model "$G/clip_tiny.ckpt" \
         --vc-model "$G/unet_tiny.ckpt" --vc-model "$G/vae_tiny.ckpt" --vc-model "$G/clip_tiny.ckpt" \
         --vocab "$G/bpe_simple_vocab_16e6.txt.gz" --head-channels 16 --clip-heads 4,4,3 \
-        --size 192x128 --vc-size 192x128 --frames 4 --poses 7 --steps 2 --dust3r-size 64 --niter 20 --threads 2 \
+        --size 128x64 --vc-size 128x64 --frames 4 --poses 7 --steps 2 --dust3r-size 64 --niter 20 --threads 2 \
         -o "$out" "$@"
 }
 pngsize() { echo "$((16#$(od -An -tx1 -j16 -N4 "$1" | tr -d ' \n')))x$((16#$(od -An -tx1 -j20 -N4 "$1" | tr -d ' \n')))"; }
@@ -75,18 +75,18 @@ check "R is a rotation, |t| = 1" awk -v r="$nums" -v t="$tnums" 'BEGIN {
     for (i = 0; i < 3; i++) for (j = 0; j < 3; j++) { s = 0; for (k = 1; k <= 3; k++) s += R[3*i+k] * R[3*j+k];
         if ((i == j && (s < 0.999 || s > 1.001)) || (i != j && (s < -0.001 || s > 0.001))) exit 1 }
     s = T[1]*T[1] + T[2]*T[2] + T[3]*T[3]; exit !(s > 0.999 && s < 1.001) }'
-check "4 interpolation frames 192x128" bash -c "ls '$tmp/a/interp' | grep -c 'frame_0[0-3].png' | grep -qx 4 && \
-    test \"\$(od -An -tx1 -j16 -N8 '$tmp/a/interp/frame_03.png' | tr -d ' \n')\" = 000000c000000080"
+check "4 interpolation frames 128x64" bash -c "ls '$tmp/a/interp' | grep -c 'frame_0[0-3].png' | grep -qx 4 && \
+    test \"\$(od -An -tx1 -j16 -N8 '$tmp/a/interp/frame_03.png' | tr -d ' \n')\" = 0000008000000040"
 check "relay: cameras.json, COLMAP, PLY, 4 relay frames" bash -c "cd '$tmp/a/relay' && test -s cameras.json && \
     test -s cameras.txt && test -s images.txt && test -s points.ply && ls relay_0[0-3].png | wc -l | grep -qx 4"
 check "7 renders + trajectory.json, 7 ViewCrafter frames" bash -c "ls '$tmp/a/renders' | grep -c render_ | grep -qx 7 && \
     test -s '$tmp/a/renders/trajectory.json' && ls '$tmp/a/hvg' | grep -c 'frame_' | grep -qx 7"
-check "ViewCrafter frame is 192x128" test "$(pngsize "$tmp/a/hvg/frame_06.png")" = 192x128
+check "ViewCrafter frame is 128x64" test "$(pngsize "$tmp/a/hvg/frame_06.png")" = 128x64
 check "selection.tsv: header + 7 rows, 3 selected" bash -c "test \$(grep -vc '^#' '$tmp/a/selection.tsv') = 8 && \
     test \$(awk -F'\t' 'NR > 2 && \$9 == 1' '$tmp/a/selection.tsv' | wc -l) = 3"
 check "final reconstruction over A, B and 3 frames" bash -c "test -s '$tmp/a/final/points.ply' && \
     test \$(grep -c '\"file\"' '$tmp/a/final/cameras.json') = 5"
-check "contact sheet written" bash -c "test \"\$(pngsize '$tmp/a/contact_sheet.png')\" = 1194x408"
+check "contact sheet written" bash -c "test \"\$(pngsize '$tmp/a/contact_sheet.png')\" = 1194x312"
 
 # stage cache: the same run reuses interp, relay and hvg and gives the same pose
 run "$tmp/a" --fms-threshold 0 --k 3 --json >"$tmp/pose2.json" 2>"$tmp/err2"; rc=$?
@@ -94,21 +94,11 @@ check "re-run: exit 0, three stages from the cache" bash -c \
     "test $rc = 0 && test \$(grep -c 'loaded from the stage cache' '$tmp/err2') = 3 && ! grep -q 'DDIM\|/2 ' '$tmp/err2'"
 check "re-run: identical R and t" bash -c "test \"\$(rline '$tmp/pose.json')\" = \"\$(rline '$tmp/pose2.json')\" && \
     test \"\$(tline '$tmp/pose.json')\" = \"\$(tline '$tmp/pose2.json')\""
-# a crash during ViewCrafter leaves no stage.key: only that stage is redone, with the same result
-rm -f "$tmp/a/hvg/stage.key" "$tmp/a/hvg/frame_04.png"
-run "$tmp/a" --fms-threshold 0 --k 3 --json >"$tmp/pose3.json" 2>"$tmp/err3"; rc=$?
-check "lost hvg stage: interp + relay cached, hvg recomputed, same pose" bash -c \
-    "test $rc = 0 && test \$(grep -c 'loaded from the stage cache' '$tmp/err3') = 2 && \
-     grep -q '\[5/7 hvg\] loading ViewCrafter' '$tmp/err3' && test -f '$tmp/a/hvg/frame_04.png' && \
-     test \"\$(rline '$tmp/pose.json')\" = \"\$(rline '$tmp/pose3.json')\""
-# another seed invalidates everything from the interpolation on
-run "$tmp/a" --fms-threshold 0 --k 3 --seed 7 >/dev/null 2>"$tmp/err4"; rc=$?
-check "--seed 7: nothing from the cache, other frames" bash -c \
-    "test $rc = 0 && ! grep -q 'stage cache' '$tmp/err4'"
-run "$tmp/a" --fms-threshold 0 --k 3 --no-cache >/dev/null 2>"$tmp/err5"; rc=$?
-check "--no-cache recomputes" bash -c "test $rc = 0 && ! grep -q 'stage cache' '$tmp/err5'"
-
-# ablations
+# default FMS threshold on noise frames: nothing selected -> A and B alone (PairViewer), still a pose
+run "$tmp/a" --json >"$tmp/t.json" 2>"$tmp/errt"; rc=$?
+check "default threshold: 0 frames pass on random-weight frames, pose from A and B (stages cached)" bash -c \
+    "test $rc = 0 && grep -q '0 of 7 frames selected' '$tmp/errt' && test \$(grep -c 'loaded from the stage cache' '$tmp/errt') = 3"
+# ablations, on the cached frames
 for s in all conf scs; do
     run "$tmp/a" --selector $s --k 2 --scs-subsets 3 --json >"$tmp/s_$s.json" 2>"$tmp/err_$s"; rc=$?
     check "--selector $s runs" bash -c "test $rc = 0 && grep -q '\"selector\":.*\"$s\"' '$tmp/s_$s.json'"
@@ -117,13 +107,20 @@ check "--selector all keeps all 7 frames; conf and scs keep k = 2" bash -c \
     "tr -d ' \t\n' <'$tmp/s_all.json' | grep -q '\"frames\":\[0,1,2,3,4,5,6\]' && \
      tr -d ' \t\n' <'$tmp/s_conf.json' | grep -q '\"frames\":\[[0-9]*,[0-9]*\]' && \
      tr -d ' \t\n' <'$tmp/s_scs.json' | grep -q '\"frames\":\[[0-9]*,[0-9]*\]'"
-run "$tmp/n" --no-hvg --fms-threshold 0 --k 2 --json >"$tmp/n.json" 2>"$tmp/errn"; rc=$?
-check "--no-hvg: candidates are the 4 interpolation frames, no ViewCrafter" bash -c \
-    "test $rc = 0 && grep -q '\"candidates\":.*\"interp\"' '$tmp/n.json' && test ! -d '$tmp/n/hvg'"
-# default FMS threshold on noise frames: nothing selected -> A and B alone (PairViewer), still a pose
-run "$tmp/a" --json >"$tmp/t.json" 2>"$tmp/errt"; rc=$?
-check "default threshold: 0 frames pass on random-weight frames, pose from A and B" bash -c \
-    "test $rc = 0 && grep -q '0 of 7 frames selected' '$tmp/errt'"
+# a crash during ViewCrafter leaves no stage.key: only that stage is redone, with the same result
+rm -f "$tmp/a/hvg/stage.key" "$tmp/a/hvg/frame_04.png"
+run "$tmp/a" --fms-threshold 0 --k 3 --json >"$tmp/pose3.json" 2>"$tmp/err3"; rc=$?
+check "lost hvg stage: interp + relay cached, hvg recomputed, same pose" bash -c \
+    "test $rc = 0 && test \$(grep -c 'loaded from the stage cache' '$tmp/err3') = 2 && \
+     grep -q '\[5/7 hvg\] loading ViewCrafter' '$tmp/err3' && test -f '$tmp/a/hvg/frame_04.png' && \
+     test \"\$(rline '$tmp/pose.json')\" = \"\$(rline '$tmp/pose3.json')\""
+# another seed invalidates the interpolation; --no-hvg selects among the DynamiCrafter frames
+run "$tmp/a" --no-hvg --fms-threshold 0 --k 2 --seed 7 --json >"$tmp/n.json" 2>"$tmp/errn"; rc=$?
+check "--seed 7 --no-hvg: interp recomputed, no ViewCrafter, candidates = the 4 interpolation frames" bash -c \
+    "test $rc = 0 && ! grep -q 'stage cache' '$tmp/errn' && ! grep -q '5/7 hvg' '$tmp/errn' && \
+     grep -q '\"candidates\":.*\"interp\"' '$tmp/n.json' && grep -q '\"n_candidates\":.*4' '$tmp/n.json'"
+run "$tmp/a" --no-hvg --fms-threshold 0 --k 2 --seed 7 --no-cache >/dev/null 2>"$tmp/err5"; rc=$?
+check "--no-cache recomputes" bash -c "test $rc = 0 && ! grep -q 'stage cache' '$tmp/err5' && grep -q '2/7 interp\] loading' '$tmp/err5'"
 
 echo "cli_pose_pipeline: $fail failure(s)"
 [ "$fail" = 0 ]

@@ -19,7 +19,7 @@ typedef struct {
 } yaw_bin;
 
 typedef struct {
-    const char *pairs_path, *root, *results, *method, *md_path, *csv_path, *plot_path, *model;
+    const char *pairs_path, *root, *results, *method, *md_path, *csv_path, *plot_path, *model, *models_dir, *work;
     int size, runs, shard_i, shard_n, threads, max_new, quiet;
     unsigned long long seed;
     yaw_bin bins[MAX_BINS];
@@ -31,6 +31,11 @@ typedef struct {
     const char *model_path;  // --model (dust3r-pair)
     int size;                // --size: DUSt3R preprocessing size
     pc_dust3r *net;          // loaded on first use
+    const char *models_dir;  // --models / $POSECRAFTER_MODELS (posecrafter*)
+    const char *work;        // per-pair evidence + stage cache folder (posecrafter*)
+    int quiet;
+    pc_model_files mf;       // found on first use
+    int have_mf;
 } method_ctx;
 
 typedef pc_status (*method_fn)(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
@@ -117,6 +122,65 @@ static pc_status method_dust3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *po
     return st;
 }
 
+static void pipe_event(void *ctx, const pc_pipeline_event *ev) {
+    (void)ctx;
+    if (ev->n_steps > 0)
+        fprintf(stderr, "\r    [%d/%d %s] step %d/%d   ", ev->stage, ev->n_stages, ev->name, ev->step, ev->n_steps);
+    else if (ev->msg)
+        fprintf(stderr, "\r    [%d/%d %s] %-60.60s", ev->stage, ev->n_stages, ev->name, ev->cached ? "cached" : ev->msg);
+    fflush(stderr);
+}
+
+// The whole PoseCrafter pipeline per pair (hvg = 0: DynamiCrafter frames only). Evidence and the stage cache
+// of each (pair, run) go to WORK/<id>_run<seed>, so a killed evaluation resumes inside a pair too.
+static pc_status method_posecrafter_ex(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                                       unsigned long long seed, int hvg, pc_error *err) {
+    if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
+    if (!mc->have_mf) {
+        pc_model_files_default(&mc->mf);
+        pc_status st = pc_model_files_find(&mc->mf, mc->models_dir, PC_VC_SPARSE, hvg, err);
+        if (st != PC_OK) return st;
+        mc->have_mf = 1;
+    }
+    char dir[8192], id[sizeof(p->id)];
+    snprintf(id, sizeof(id), "%s", p->id);
+    for (char *c = id; *c; c++)
+        if (*c == '/' || *c == ' ' || *c == '\\') *c = '_';
+    snprintf(dir, sizeof(dir), "%s/%s_seed%llu%s", mc->work, id, seed, hvg ? "" : "_nohvg");
+    pc_pipeline_opts o;
+    pc_pipeline_opts_default(&o);
+    o.hvg = hvg;
+    o.seed = 12306 + seed;
+    o.out_dir = dir;
+    o.on_event = mc->quiet ? NULL : pipe_event;
+    pc_image a = {0}, b = {0};
+    pc_pipeline_result r;
+    memset(&r, 0, sizeof(r));
+    pc_status st = pc_image_load(&a, p->img0, err);
+    if (st == PC_OK) st = pc_image_load(&b, p->img1, err);
+    if (st == PC_OK) st = pc_pipeline_run(&r, &mc->mf, &o, &a, &b, pool, err);
+    if (st == PC_OK) {
+        memset(out, 0, sizeof(*out));
+        memcpy(out->R, r.R, sizeof(out->R));
+        memcpy(out->t, r.t, sizeof(out->t));
+        out->n_inliers = r.n_selected;
+    }
+    pc_pipeline_result_free(&r);
+    pc_image_free(&a);
+    pc_image_free(&b);
+    return st;
+}
+
+static pc_status method_posecrafter(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                                    unsigned long long seed, pc_error *err) {
+    return method_posecrafter_ex(out, mc, pool, p, seed, 1, err);
+}
+
+static pc_status method_posecrafter_nohvg(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                                          unsigned long long seed, pc_error *err) {
+    return method_posecrafter_ex(out, mc, pool, p, seed, 0, err);
+}
+
 static const struct {
     const char *name;
     method_fn fn;
@@ -124,6 +188,9 @@ static const struct {
 } methods[] = {
     {"classical", method_classical, "ORB-2000 + cross-checked matching + 5-point LO-RANSAC with the given K"},
     {"dust3r-pair", method_dust3r_pair, "DUSt3R on the pair + PairViewer (needs --model; --size, default 512)"},
+    {"posecrafter", method_posecrafter,
+     "the full pipeline (pose A B defaults; needs --models DIR or $POSECRAFTER_MODELS; evidence in --work)"},
+    {"posecrafter-nohvg", method_posecrafter_nohvg, "the pipeline with DynamiCrafter frames only (no ViewCrafter)"},
 };
 
 static void list_methods(FILE *f) {
@@ -163,6 +230,8 @@ static void usage_eval(FILE *f) {
             "  --plot FILE.png     cumulative error curves (rotation and translation)\n"
             "  --model FILE        checkpoint for learned methods (dust3r-pair: DUSt3R .pth / .safetensors)\n"
             "  --size N            DUSt3R preprocessing size (default 512)\n"
+            "  --models DIR        published checkpoints for posecrafter* (default: $POSECRAFTER_MODELS)\n"
+            "  --work DIR          per-pair evidence + stage cache for posecrafter* (default: <results>.work)\n"
             "  --threads N         worker threads (default: all cores)\n"
             "  --max-new N         stop after N new results (for tests and time-boxed jobs)\n"
             "  --quiet             no progress line\n\nmethods:\n");
@@ -378,6 +447,10 @@ int pc_cmd_eval(int argc, char **argv) {
             return 0;
         } else if (!strcmp(o, "--model") && v) {
             a.model = v, i++;
+        } else if (!strcmp(o, "--models") && v) {
+            a.models_dir = v, i++;
+        } else if (!strcmp(o, "--work") && v) {
+            a.work = v, i++;
         } else if (!strcmp(o, "--size") && v) {
             a.size = atoi(v), i++;
         } else if (!strcmp(o, "--results") && v) {
@@ -450,7 +523,18 @@ int pc_cmd_eval(int argc, char **argv) {
         return 1;
     }
 
-    method_ctx mctx = {a.model, a.size, NULL};
+    char work_buf[4200];
+    if (!a.work) {
+        snprintf(work_buf, sizeof(work_buf), "%s.work", a.results);
+        a.work = work_buf;
+    }
+    method_ctx mctx;
+    memset(&mctx, 0, sizeof(mctx));
+    mctx.model_path = a.model;
+    mctx.size = a.size;
+    mctx.models_dir = a.models_dir ? a.models_dir : getenv("POSECRAFTER_MODELS");
+    mctx.work = a.work;
+    mctx.quiet = a.quiet;
     size_t todo = 0;
     for (size_t p = 0; p < n_pairs; p++)
         if (pc_eval_in_shard(p, a.shard_i, a.shard_n))

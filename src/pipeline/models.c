@@ -82,7 +82,7 @@ static int is_file(const char *p) {
 
 // First of the candidate names (relative to dir) that exists, copied into buf; NULL when none.
 static const char *first_existing(char *buf, size_t cap, const char *dir, const char *const *names, int n) {
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; dir && i < n; i++) {
         snprintf(buf, cap, "%s/%s", dir, names[i]);
         if (is_file(buf)) return buf;
     }
@@ -100,10 +100,7 @@ pc_status pc_model_files_find(pc_model_files *mf, const char *dir, pc_vc_variant
     do {                                                                                   \
         if (ml < sizeof(missing)) ml += (size_t)snprintf(missing + ml, sizeof(missing) - ml, __VA_ARGS__); \
     } while (0)
-    if (!dir && (!mf->dust3r || !mf->n_interp || !mf->vocab || (need_vc && !mf->n_vc)))
-        return pc_err(err, PC_ERR_NOT_FOUND,
-                      "no models folder: give --models DIR (or set POSECRAFTER_MODELS) holding the published "
-                      "checkpoints, or name each file");
+    if (dir && !*dir) dir = NULL;
     if (!mf->dust3r) {
         static const char *const n[] = {"DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth",
                                         "DUSt3R_ViTLarge_BaseDecoder_512_dpt.safetensors",
@@ -149,6 +146,9 @@ pc_status pc_model_files_find(pc_model_files *mf, const char *dir, pc_vc_variant
                        "src/open_clip/bpe_simple_vocab_16e6.txt.gz)");
     }
 #undef PC_MISSING
-    if (ml) return pc_err(err, PC_ERR_NOT_FOUND, "models folder %s lacks:%s", dir ? dir : "(none)", missing);
+    if (ml && !dir)
+        return pc_err(err, PC_ERR_NOT_FOUND,
+                      "no models folder given (--models DIR or $POSECRAFTER_MODELS); the pipeline needs:%s", missing);
+    if (ml) return pc_err(err, PC_ERR_NOT_FOUND, "models folder %s lacks:%s", dir, missing);
     return PC_OK;
 }

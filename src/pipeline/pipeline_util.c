@@ -8,11 +8,24 @@
 #include "core/common.h"
 #include "pipeline/pipeline_internal.h"
 
+// mkdir -p
 pc_status pc_pipe_mkdir(const char *path, pc_error *err) {
     struct stat sb;
     if (stat(path, &sb) == 0) {
         if (S_ISDIR(sb.st_mode)) return PC_OK;
         return pc_err(err, PC_ERR_IO, "%s exists and is not a folder", path);
+    }
+    char parent[4200];
+    snprintf(parent, sizeof(parent), "%s", path);
+    char *sl = strrchr(parent, '/');
+    while (sl && sl > parent && sl[1] == 0) {  // trailing slashes
+        *sl = 0;
+        sl = strrchr(parent, '/');
+    }
+    if (sl && sl > parent) {
+        *sl = 0;
+        pc_status st = pc_pipe_mkdir(parent, err);
+        if (st != PC_OK) return st;
     }
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return pc_err(err, PC_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
