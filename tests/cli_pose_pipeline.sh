@@ -57,6 +57,11 @@ rline() { tr -d ' \t\n' <"$1" | grep -o '"R":\[\[[^]]*\],\[[^]]*\],\[[^]]*\]\]';
 tline() { tr -d ' \t\n' <"$1" | grep -o '"t":\[[^]]*\]'; }
 export -f pngsize rline tline
 
+# a wrong checkpoint is caught in stage 1, before any diffusion
+"$BIN" pose "$I/0010.jpg" "$I/0014.jpg" --dust3r "$G/vae_tiny.ckpt" --interp-model "$G/unet_tiny.ckpt" \
+    --vocab "$G/bpe_simple_vocab_16e6.txt.gz" --no-hvg -o "$tmp/w" >/dev/null 2>"$tmp/errw"; rc=$?
+check "wrong DUSt3R file -> exit 1 in stage 1 naming the file and the missing tensor" bash -c \
+    "test $rc = 1 && grep -q 'DUSt3R model: .*vae_tiny.ckpt.*patch_embed' '$tmp/errw' && ! grep -q '2/7' '$tmp/errw'"
 run "$tmp/a" --fms-threshold 0 --k 3 --json >"$tmp/pose.json" 2>"$tmp/err"; rc=$?
 check "pipeline (tiny models) exits 0" test "$rc" = 0
 [ "$rc" = 0 ] || cat "$tmp/err"

@@ -135,13 +135,31 @@ static pc_status video_to_frames(pc_image *frames, const float *video, int T, in
 static pc_status load_dust3r(run_t *r, pc_error *err) {
     if (r->dust3r) return PC_OK;
     emit(r, "loading DUSt3R", 0, 0, 0);
-    return pc_dust3r_load(&r->dust3r, r->mf->dust3r, r->pool, err);
+    pc_status st = pc_dust3r_load(&r->dust3r, r->mf->dust3r, r->pool, err);
+    if (st != PC_OK) pc_err_prefix(err, st, "DUSt3R model: ");
+    return st;
+}
+
+// Bind every model once before any work (zero-copy, well under a second even for the 10 GB checkpoints), so a
+// wrong or incomplete file fails now, not after an hour of diffusion. DUSt3R stays loaded (its weights are
+// read from the memory map only when used).
+static pc_status check_models(run_t *r, pc_error *err) {
+    emit(r, "checking the model files", 0, 0, 0);
+    pc_status st = load_dust3r(r, err);
+    for (int v = 0; v < 1 + r->o->hvg && st == PC_OK; v++) {
+        pc_diffusion_bundle bd;
+        st = pc_diffusion_bundle_load(&bd, v ? r->mf->vc : r->mf->interp, v ? r->mf->n_vc : r->mf->n_interp,
+                                      r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg, 0.18215, r->pool, err);
+        if (st == PC_OK) pc_diffusion_bundle_free(&bd);
+        else pc_err_prefix(err, st, "%s model: ", v ? "ViewCrafter" : "DynamiCrafter");
+    }
+    return st;
 }
 
 // ---- stage 1: prepare ------------------------------------------------------------------------------------
 
 static pc_status stage_prepare(run_t *r, const pc_image *A, const pc_image *B, pc_error *err) {
-    stage_begin(r, ST_PREPARE, "resize + centre crop of A and B");
+    stage_begin(r, ST_PREPARE, "resize + centre crop of A and B, model check");
     const pc_pipeline_opts *o = r->o;
     pc_status st = pc_image_to_rgb(&r->a_rgb, A, err);
     if (st == PC_OK) st = pc_image_to_rgb(&r->b_rgb, B, err);
@@ -156,6 +174,7 @@ static pc_status stage_prepare(run_t *r, const pc_image *A, const pc_image *B, p
         snprintf(p, sizeof(p), "%s/B.png", d);
         if (st == PC_OK) st = pc_image_save_png(&r->b, p, err);
     }
+    if (st == PC_OK) st = check_models(r, err);
     if (st == PC_OK) stage_end(r, 0, "done");
     return st;
 }
