@@ -188,8 +188,14 @@ static void hash_ddim(pc_hash *h, const pc_ddim_sample_opts *d) {
     pc_hash_i64(h, (int64_t)d->seed);
 }
 
-static void hash_sched(pc_hash *h, const pc_ddpm_config *s) {
-    pc_hash_bytes(h, s, sizeof(*s));  // plain numeric fields
+static void hash_sched(pc_hash *h, const pc_ddpm_config *s) {  // field by field: the struct has padding
+    pc_hash_i64(h, s->timesteps);
+    pc_hash_f64(h, s->linear_start);
+    pc_hash_f64(h, s->linear_end);
+    pc_hash_i64(h, s->rescale_zero_snr);
+    pc_hash_i64(h, s->use_dynamic_rescale);
+    pc_hash_f64(h, s->base_scale);
+    pc_hash_i64(h, s->turning_step);
 }
 
 static pc_status hash_models(pc_hash *h, const char *const *files, int n, pc_error *err) {
@@ -519,7 +525,10 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     pc_hash_init(&h);
     pc_hash_str(&h, "hvg/1");
     pc_hash_i64(&h, (int64_t)r->key_relay);
-    pc_hash_bytes(&h, &o->traj, sizeof(o->traj));
+    pc_hash_i64(&h, o->traj.rot);
+    pc_hash_i64(&h, o->traj.spacing);
+    pc_hash_i64(&h, o->traj.n);
+    pc_hash_i64(&h, o->traj.vc_quirks);
     pc_hash_i64(&h, vc_W * 100000 + vc_H);
     pc_hash_i64(&h, o->vc.steps);
     pc_hash_f64(&h, o->vc.eta);
@@ -531,6 +540,7 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     pc_hash_i64(&h, (int64_t)o->seed);
     hash_sched(&h, &o->vc.sched);
     pc_hash_i64(&h, r->mf->ucfg.num_head_channels);
+    pc_hash_i64(&h, r->mf->ccfg.text_heads * 1000000 + r->mf->ccfg.vision_heads * 1000 + r->mf->ccfg.resampler_heads);
     pc_status st = hash_models(&h, r->mf->vc, r->mf->n_vc, err);
     if (st != PC_OK) return st;
     r->key_hvg = h.h;
