@@ -4,6 +4,7 @@
 // activation arena, peak RSS.
 //
 //   bench_unet [--threads N] [--runs R] [--dtype bf16|f16|f32] [--frames T] [--latent HxW] [--ctx L] [--small]
+//              [--bf16-compute]   (pc_pool_set_gemm_bf16: GEMM operands rounded to bf16, opt-in speed mode)
 //
 // ViewCrafter_25 (576x1024, 25 frames): --frames 25 --latent 72x128 --ctx 333 (77 text + 256 image tokens
 // that every frame sees, since 333 != 77 + 16 * 25).
@@ -34,7 +35,7 @@ static float uniform(uint64_t *s) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, runs = 1, small = 0;
+    int threads = 2, runs = 1, small = 0, bf16c = 0;
     int64_t T = 16, lat_h = 40, lat_w = 64, ctx_len = 0;
     pc_dtype dt = PC_BF16;
     for (int i = 1; i < argc; i++) {
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--frames") && i + 1 < argc) T = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--small")) small = 1;
+        else if (!strcmp(argv[i], "--bf16-compute")) bf16c = 1;
         else if (!strcmp(argv[i], "--latent") && i + 1 < argc) {
             long a, b;
             if (sscanf(argv[++i], "%ldx%ld", &a, &b) != 2 || a < 1 || b < 1 || a > 512 || b > 512) {
@@ -54,7 +56,7 @@ int main(int argc, char **argv) {
             const char *d = argv[++i];
             dt = !strcmp(d, "f32") ? PC_F32 : !strcmp(d, "f16") ? PC_F16 : PC_BF16;
         } else {
-            fprintf(stderr, "usage: %s [--threads N] [--runs R] [--dtype bf16|f16|f32] [--frames T] [--latent HxW] [--ctx L] [--small]\n",
+            fprintf(stderr, "usage: %s [--threads N] [--runs R] [--dtype bf16|f16|f32] [--frames T] [--latent HxW] [--ctx L] [--small] [--bf16-compute]\n",
                     argv[0]);
             return 2;
         }
@@ -69,6 +71,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
+    pc_pool_set_gemm_bf16(pool, bf16c);  // --bf16-compute: every GEMM with bf16 operands (vdpbf16ps)
     pc_unet_config cfg;
     pc_unet_config_default(&cfg);
     int64_t H = lat_h, W = lat_w;
@@ -117,7 +120,8 @@ int main(int argc, char **argv) {
     printf("| UNet forward %s: B 1, T %lld, latent %lldx%lld, mc %d, mult [%d %d %d %d], ctx %lld x %lld |  |\n",
            small ? "(small)" : (T == 16 && H == 40 && W == 64) ? "(real 512-interp size)" : "(real model width)", (long long)T, (long long)H, (long long)W, c->model_channels,
            c->channel_mult[0], c->channel_mult[1], c->channel_mult[2], c->channel_mult[3], (long long)L, (long long)D);
-    printf("| threads / GEMM ISA | %d / %s |\n", threads, pc_gemm_isa());
+    printf("| threads / GEMM ISA | %d / %s%s |\n", threads, pc_gemm_isa(),
+           bf16c ? (pc_gemm_isa_supported(PC_GEMM_ISA_AVX512_BF16) ? " + bf16 compute" : " (no avx512_bf16: f32)") : "");
     printf("| parameters (weights stored as %s) | %.3f G |\n", dn, pc_unet_num_params(u) / 1e9);
     printf("| random weight generation | %.1f s |\n", t_create);
     printf("| first forward (incl. arena sizing) | %.2f s |\n", first);

@@ -120,11 +120,12 @@ check "lost hvg stage: interp + relay cached, hvg recomputed, same pose" bash -c
      grep -q '\[5/7 hvg\] loading ViewCrafter' '$tmp/err3' && test -f '$tmp/a/hvg/frame_04.png' && \
      test \"\$(rline '$tmp/pose.json')\" = \"\$(rline '$tmp/pose3.json')\""
 # another seed invalidates the interpolation; --no-hvg selects among the DynamiCrafter frames
-run "$tmp/a" --no-hvg --fms-threshold 0 --k 2 --seed 7 --json >"$tmp/n.json" 2>"$tmp/errn"; rc=$?
-check "--seed 7 --no-hvg: interp recomputed, no ViewCrafter, candidates = the 4 interpolation frames" bash -c \
+run "$tmp/a" --no-hvg --fms-threshold 0 --k 2 --seed 7 --bf16 --json >"$tmp/n.json" 2>"$tmp/errn"; rc=$?
+check "--seed 7 --no-hvg --bf16: interp recomputed, no ViewCrafter, candidates = the 4 interpolation frames" bash -c \
     "test $rc = 0 && ! grep -q 'stage cache' '$tmp/errn' && ! grep -q '5/7 hvg' '$tmp/errn' && \
-     grep -q '\"candidates\":.*\"interp\"' '$tmp/n.json' && grep -q '\"n_candidates\":.*4' '$tmp/n.json'"
-run "$tmp/a" --no-hvg --fms-threshold 0 --k 2 --seed 7 --no-cache >/dev/null 2>"$tmp/err5"; rc=$?
+     grep -q '\"candidates\":.*\"interp\"' '$tmp/n.json' && grep -q '\"n_candidates\":.*4' '$tmp/n.json' && \
+     grep -q '\"diffusion_bf16\":.*true' '$tmp/n.json'"
+run "$tmp/a" --no-hvg --fms-threshold 0 --k 2 --seed 7 --bf16 --no-cache >/dev/null 2>"$tmp/err5"; rc=$?
 check "--no-cache recomputes" bash -c "test $rc = 0 && ! grep -q 'stage cache' '$tmp/err5' && grep -q '2/7 interp\] loading' '$tmp/err5'"
 
 echo "cli_pose_pipeline: $fail failure(s)"

@@ -38,6 +38,7 @@ static void usage(FILE *f) {
             "  --frames T       video length (16)        --size WxH   frame size (512x320)\n"
             "  --fit pad|cover  pad: upstream Resize(short side)+CenterCrop (black bars on 4:3); cover: fill\n"
             "  --threads N      worker threads (default: all CPUs)\n"
+            "  --bf16           GEMMs with bf16 operands (faster on AVX512_BF16 CPUs; not f32-exact)\n"
             "  --head-channels N (64), --clip-heads T,V,R (16,16,12): head sizes for non-standard models\n");
 }
 
@@ -243,7 +244,7 @@ static pc_status save_outputs(const char *out, const float *video, int T, int H,
 
 int pc_cmd_interp(int argc, char **argv) {
     const char *models[MAX_MODELS], *out = NULL, *vocab = NULL, *imgs[2] = {NULL, NULL};
-    int nmodels = 0, nimg = 0, threads = 0, cover = 0, H = 320, W = 512, ch[3];
+    int nmodels = 0, nimg = 0, threads = 0, cover = 0, H = 320, W = 512, ch[3], bf16 = 0;
     pc_interp_opts o;
     pc_interp_opts_default(&o);
     pc_unet_config ucfg;
@@ -289,6 +290,8 @@ int pc_cmd_interp(int argc, char **argv) {
                 return 2;
             }
             models[nmodels++] = argv[++i];
+        } else if (!strcmp(a, "--bf16")) {
+            bf16 = 1;
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && has) {
             out = argv[++i];
         } else if (!strcmp(a, "--config") && has) {
@@ -368,6 +371,7 @@ int pc_cmd_interp(int argc, char **argv) {
     float *x = NULL, *video = NULL;
     int rc = 1;
     pc_status st = pc_pool_create(&pool, threads, &err);
+    if (st == PC_OK) pc_pool_set_gemm_bf16(pool, bf16);
     if (st == PC_OK)
         st = pc_diffusion_bundle_load(&bd, models, nmodels, vocab, &ucfg, &ccfg, scale_factor, pool, &err);
     pc_interp_models m = bd.m;

@@ -38,6 +38,7 @@ static void usage(FILE *f) {
             "                      poses over the whole relay path; per-segment: N per relay pair, ViewCrafter's layout)\n"
             "  --size WxH (512x320) interpolation size   --vc-size WxH (from --viewcrafter)   --fit cover|pad\n"
             "  --prompt S          interpolation prompt (\"\")\n"
+            "  --bf16              diffusion GEMMs with bf16 operands (faster on AVX512_BF16 CPUs; not f32-exact)\n"
             "reconstruction:\n"
             "  --dust3r-size N (512)   --niter N (300)   --threads N (all CPUs)\n",
             PC_FMS_DEFAULT_THRESHOLD);
@@ -128,6 +129,8 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
             o.hvg = 0, used = 0;
         } else if (!strcmp(a, "--no-cache")) {
             o.use_cache = 0, used = 0;
+        } else if (!strcmp(a, "--bf16")) {
+            o.diffusion_bf16 = 1, used = 0;
         } else if (!has && a[0] == '-' && a[1]) {
             fprintf(stderr, "posecrafter pose: %s needs a value (or is unknown)\n", a);
             return 2;

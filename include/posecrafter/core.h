@@ -112,6 +112,12 @@ typedef void (*pc_task_fn)(void *ctx, int ith, int nth);
 pc_status pc_pool_create(pc_pool **pool, int n_threads, pc_error *err);
 void pc_pool_free(pc_pool *pool);
 int pc_pool_size(const pc_pool *pool); /* 1 for a NULL pool */
+/* Opt-in reduced precision for every pc_gemm / pc_gemm_batched run on this pool: on = 1 rounds A and B to
+ * bf16 and accumulates in f32 (pc_gemm_bf16: vdpbf16ps, about 1.5-2x the f32 speed) where the CPU has
+ * AVX512_BF16, and changes nothing elsewhere. Results are then no longer f32-exact: the golden tests run
+ * with it off (the default). */
+void pc_pool_set_gemm_bf16(pc_pool *pool, int on);
+int pc_pool_gemm_bf16(const pc_pool *pool); /* 0 for a NULL pool */
 /* Run fn on every worker (the caller is worker 0) and wait. A NULL pool runs fn(ctx, 0, 1). */
 void pc_pool_run(pc_pool *pool, pc_task_fn fn, void *ctx);
 /* Split [0, n) into nth nearly equal contiguous ranges; range of worker ith. */

@@ -188,9 +188,15 @@ pc_status pc_gemm_ex(pc_pool *pool, pc_gemm_isa_id isa, float *C, int64_t ldc, p
     return PC_OK;
 }
 
+// The micro-kernel pc_gemm uses on this pool: f32 by default, bf16 when the pool asks for it and the CPU can.
+static pc_gemm_isa_id pool_isa(const pc_pool *pool) {
+    return pc_pool_gemm_bf16(pool) && pc_gemm_isa_supported(PC_GEMM_ISA_AVX512_BF16) ? PC_GEMM_ISA_AVX512_BF16
+                                                                                     : PC_GEMM_ISA_AUTO;
+}
+
 void pc_gemm(pc_pool *pool, float *C, int64_t ldc, pc_mat A, pc_mat B, int64_t M, int64_t N, int64_t K, float alpha,
              float beta, const float *bias) {
-    (void)pc_gemm_ex(pool, PC_GEMM_ISA_AUTO, C, ldc, A, B, M, N, K, alpha, beta, bias);
+    (void)pc_gemm_ex(pool, pool_isa(pool), C, ldc, A, B, M, N, K, alpha, beta, bias);
 }
 
 void pc_gemm_bf16(pc_pool *pool, float *C, int64_t ldc, pc_mat A, pc_mat B, int64_t M, int64_t N, int64_t K,
@@ -206,6 +212,7 @@ typedef struct {
     int64_t strideA, strideB, batch, M, N, K;
     float alpha, beta;
     const float *bias;
+    pc_gemm_isa_id isa;
 } batch_job;
 
 static void batch_worker(void *ctx, int ith, int nth) {
@@ -217,7 +224,8 @@ static void batch_worker(void *ctx, int ith, int nth) {
         pc_mat a = j->A, bm = j->B;
         a.data = (const char *)j->A.data + (size_t)(b * j->strideA) * ea;
         bm.data = (const char *)j->B.data + (size_t)(b * j->strideB) * eb;
-        pc_gemm(NULL, j->C + b * j->strideC, j->ldc, a, bm, j->M, j->N, j->K, j->alpha, j->beta, j->bias);
+        (void)pc_gemm_ex(NULL, j->isa, j->C + b * j->strideC, j->ldc, a, bm, j->M, j->N, j->K, j->alpha, j->beta,
+                         j->bias);
     }
 }
 
@@ -229,7 +237,7 @@ void pc_gemm_batched(pc_pool *pool, float *C, int64_t ldc, int64_t strideC, pc_m
                      const float *bias) {
     if (batch <= 0) return;
     int nth = pc_pool_size(pool);
-    batch_job j = {C, ldc, strideC, A, B, strideA, strideB, batch, M, N, K, alpha, beta, bias};
+    batch_job j = {C, ldc, strideC, A, B, strideA, strideB, batch, M, N, K, alpha, beta, bias, pool_isa(pool)};
     if (nth > 1 && batch >= nth && (batch % nth == 0 || batch >= 4 * nth)) {
         pc_pool_run(pool, batch_worker, &j);
         return;

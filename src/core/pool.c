@@ -17,6 +17,7 @@ struct pc_pool {
     int quit;
     pc_task_fn fn;
     void *ctx;
+    int gemm_bf16;          // pc_pool_set_gemm_bf16
 };
 
 typedef struct {
@@ -98,6 +99,12 @@ void pc_pool_free(pc_pool *pool) {
 }
 
 int pc_pool_size(const pc_pool *pool) { return pool ? pool->n : 1; }
+
+void pc_pool_set_gemm_bf16(pc_pool *pool, int on) {
+    if (pool) pool->gemm_bf16 = on != 0;
+}
+
+int pc_pool_gemm_bf16(const pc_pool *pool) { return pool ? pool->gemm_bf16 : 0; }
 
 void pc_pool_run(pc_pool *pool, pc_task_fn fn, void *ctx) {
     if (!pool || pool->n == 1) {

@@ -221,6 +221,7 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
     pc_hash h;
     pc_hash_init(&h);
     pc_hash_str(&h, "interp/1");
+    pc_hash_i64(&h, o->diffusion_bf16);
     pc_hash_bytes(&h, r->a.data, (size_t)r->a.w * r->a.h * 3);
     pc_hash_bytes(&h, r->b.data, (size_t)r->b.w * r->b.h * 3);
     pc_hash_i64(&h, o->interp.T);
@@ -268,7 +269,10 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
     float *xa = u8_to_unit(&r->a), *xb = u8_to_unit(&r->b);
     float *video = (float *)malloc(n * (size_t)r->T * sizeof(float));
     if (!xa || !xb || !video) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %d frames", r->T);
+    const int bf16_was = pc_pool_gemm_bf16(r->pool);
+    pc_pool_set_gemm_bf16(r->pool, o->diffusion_bf16 || bf16_was);
     if (st == PC_OK) st = pc_interp_run(&bd.m, &io, video, xa, xb, o->H, o->W, NULL, err);
+    pc_pool_set_gemm_bf16(r->pool, bf16_was);
     pc_diffusion_bundle_free(&bd);
     if (st == PC_OK) st = video_to_frames(r->interp, video, r->T, o->H, o->W, err);
     free(xa);
@@ -524,6 +528,7 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     pc_hash h;
     pc_hash_init(&h);
     pc_hash_str(&h, "hvg/1");
+    pc_hash_i64(&h, o->diffusion_bf16);
     pc_hash_i64(&h, (int64_t)r->key_relay);
     pc_hash_i64(&h, o->traj.rot);
     pc_hash_i64(&h, o->traj.spacing);
@@ -593,7 +598,10 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
             snprintf(msg, sizeof(msg), "clip %d of %d", c + 1, n_clips);
             emit(r, msg, 0, 0, 0);
         }
+        const int bf16_was = pc_pool_gemm_bf16(r->pool);
+        pc_pool_set_gemm_bf16(r->pool, o->diffusion_bf16 || bf16_was);
         st = pc_viewcrafter_run(&bd.m, &vo, out, in, len, vc_H, vc_W, NULL, err);
+        pc_pool_set_gemm_bf16(r->pool, bf16_was);
         if (st == PC_OK) st = video_to_frames(clip, out, len, vc_H, vc_W, err);
         // frames shared by two clips (the relay keys) keep the first clip's version
         for (int t = 0; t < len && st == PC_OK; t++) {

@@ -49,6 +49,7 @@ pc_status pc_pipeline_write_json(const char *path, const pc_pipeline_result *r, 
     cJSON_AddNumberToObject(st, "interp_frames", o->interp.T);
     cJSON_AddNumberToObject(st, "interp_steps", o->interp.steps);
     cJSON_AddBoolToObject(st, "hvg", o->hvg);
+    cJSON_AddBoolToObject(st, "diffusion_bf16", o->diffusion_bf16);
     cJSON_AddNumberToObject(st, "trajectory_poses", o->traj.n);
     cJSON_AddStringToObject(st, "trajectory_spacing", o->traj.spacing == PC_TRAJ_PER_SEGMENT ? "per-segment" : "total");
     cJSON_AddNumberToObject(st, "viewcrafter_steps", o->vc.steps);
