@@ -1,7 +1,10 @@
 // DUSt3R ViT-L/512 DPT (DUSt3R_ViTLarge_BaseDecoder_512_dpt architecture) on one 512x384 pair with
 // deterministic random weights generated in memory: seconds, GFLOP/s, peak RSS.
 //
-//   bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small]
+//   bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small] [--device cpu|cuda|auto]
+//
+// --device cuda: encoder + decoders on the GPU (weights uploaded once as bf16), heads on the CPU; prints the
+// GPU part's time (encode + decode calls, transfers included) and the device memory the model holds.
 //
 // Compare with bench/bench_dust3r_torch.py (same shapes, torch.nn ops, same thread count).
 #include <math.h>
@@ -14,6 +17,7 @@
 #include "core/gemm.h"
 #include "models/dust3r_internal.h"
 #include "posecrafter.h"
+#include "posecrafter/cuda.h"
 
 static double cpu_sec(void) {  // process CPU time (all threads): robust on a shared, loaded machine
     struct timespec ts;
@@ -66,8 +70,17 @@ static double forward_flops(const pc_dust3r_config *c, int64_t H, int64_t W) {
     return f;
 }
 
+// The heads' part of forward_flops (to subtract when only the transformer runs on the GPU).
+static double forward_flops_heads(const pc_dust3r_config *c, int64_t H, int64_t W) {
+    pc_dust3r_config t = *c;
+    t.enc_depth = t.dec_depth = 0;
+    double Np = (double)(H / c->patch) * (double)(W / c->patch), p = c->patch;
+    return forward_flops(&t, H, W) - 2 * (2 * Np * c->enc_dim * 3 * p * p) - 2 * (2 * Np * c->enc_dim * c->dec_dim);
+}
+
 int main(int argc, char **argv) {
     int threads = 2, runs = 1, small = 0;
+    const char *device = "cpu";
     pc_dtype wdt = PC_F32;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -75,8 +88,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--bf16")) wdt = PC_BF16;
         else if (!strcmp(argv[i], "--f16")) wdt = PC_F16;
         else if (!strcmp(argv[i], "--small")) small = 1;  // quick smoke run: ViT-S-sized
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small]\n");
+            fprintf(stderr, "usage: bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small] "
+                            "[--device cpu|cuda|auto]\n");
             return 2;
         }
     }
@@ -110,6 +125,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     double t_make = pc_time_sec() - t0;
+    t0 = pc_time_sec();
+    if (pc_dust3r_set_device(net, device, &err) != PC_OK) {
+        fprintf(stderr, "bench_dust3r --device %s: %s\n", device, err.msg);
+        return 1;
+    }
+    double t_upload = pc_time_sec() - t0;
+    int on_gpu = !strcmp(pc_dust3r_get_device(net), "cuda");
+    double best_gpu = 1e30;
     const pc_dust3r_config *c = pc_dust3r_get_config(net);
     int64_t H = 384, W = 512, shape[4] = {1, 3, H, W};
     pc_tensor img[2];
@@ -122,7 +145,7 @@ int main(int argc, char **argv) {
     stage_times stt = {0, 0, 0, 0};
     for (int r = 0; r < runs; r++) {
         pc_dust3r_pair_out out;
-        if (r == runs - 1) {  // last run: per-stage split (the hook itself costs nothing measurable)
+        if (r == runs - 1 && !on_gpu) {  // last run: per-stage split (the hook itself costs nothing measurable)
             pc_dust3r_set_trace(net, on_stage, &stt);
             stt.last = pc_time_sec();
         }
@@ -136,6 +159,11 @@ int main(int argc, char **argv) {
         if (tc < best_cpu) best_cpu = tc;
         if (r == 0) first = t;
         if (t < best) best = t;
+        if (on_gpu) {
+            pc_dust3r_device_info di;
+            pc_dust3r_get_device_info(net, &di);
+            if (di.enc_s + di.dec_s < best_gpu) best_gpu = di.enc_s + di.dec_s;
+        }
         float *p = (float *)out.view[1].pts3d.data;
         int finite = 1;
         for (int64_t i = 0; i < H * W * 3; i++) finite &= isfinite(p[i]) != 0;
@@ -158,6 +186,24 @@ int main(int argc, char **argv) {
     printf("| GFLOP/s per busy core (CPU time) | %.1f |\n", flops / 1e9 / best_cpu);
     printf("| activation arena | %.1f MiB |\n", (double)pc_dust3r_arena_bytes(net) / (1 << 20));
     printf("| peak RSS | %.2f GiB |\n", (double)pc_peak_rss_bytes() / (1 << 30));
+    if (on_gpu) {  // the transformer on the GPU, heads on the CPU
+        pc_dust3r_device_info di;
+        pc_dust3r_get_device_info(net, &di);
+        pc_cuda_props p;
+        double used = pc_cuda_device_info(&p, 0, &err) == PC_OK ? (double)(p.total_bytes - p.free_bytes) : 0;
+        double held = (double)(di.weight_bytes + di.act_arena_bytes) + 2.0 * (48 << 20);
+        printf("| device | %s |\n", di.name);
+        printf("| weights to the GPU (bf16, once) | %.2f s |\n", t_upload);
+        printf("| GPU encoder + decoders, best of %d (transfers incl.) | %.1f ms |\n", runs, best_gpu * 1e3);
+        printf("| GPU part of the last run: encode / decode | %.1f / %.1f ms |\n", di.enc_s * 1e3, di.dec_s * 1e3);
+        printf("| GFLOP/s of the GPU part (transformer FLOP only) | %.0f |\n",
+               (flops - forward_flops_heads(c, H, W)) / 1e9 / best_gpu);
+        printf("| device memory: weights / activation arena (peak use) | %.1f / %.1f (%.1f) MiB |\n",
+               (double)di.weight_bytes / (1 << 20), (double)di.act_arena_bytes / (1 << 20),
+               (double)di.act_peak_bytes / (1 << 20));
+        printf("| device memory held by the model (+2 x 48 MiB workspaces) | %.2f GiB |\n", held / (1 << 30));
+        printf("| device memory in use on the GPU (all processes) | %.2f GiB |\n", used / (1 << 30));
+    }
     for (int v = 0; v < 2; v++) pc_tensor_free(&img[v]);
     pc_dust3r_free(net);
     pc_pool_free(pool);

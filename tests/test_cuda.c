@@ -14,7 +14,8 @@
 //   products are exact in f32: only accumulation order); bf16 output adds one
 //   bf16 rounding, 2^-9 relative: rtol 8e-3; attention 5e-3 + 1e-2 rel (the
 //   probabilities are rounded to bf16 before P·V, as FlashAttention does),
-//   bf16 output 1e-2 + 2e-2 rel; norms/activations f32 1e-4, bf16 output 2^-8.
+//   bf16 output 1e-2 + 2e-2 rel; norms/activations f32 1e-4, bf16 output 2^-8; RoPE2D f32 1e-4 (GPU
+//   powf/cosf/sinf within 2 ulp at angles up to ~40 rad), bf16 output 1e-2 + 8e-3 rel.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,9 +329,53 @@ static void test_attention(void) {
     run_attention(1, 2, 128, 64, 128, PC_BF16, 0);
     run_attention(2, 2, 130, 130, 64, PC_F32, 1);
     run_attention(1, 1, 1024, 1024, 64, PC_BF16, 1);
+    run_attention(2, 4, 192, 192, 32, PC_F32, 1);  // head dim 32: the tiny DUSt3R golden model
+    run_attention(1, 3, 12, 40, 32, PC_BF16, 0);
     pc_cuda_attn_view z = {NULL, PC_BF16, 0, 0, 0};
     pc_status st = pc_cuda_attention(cu, z, z, z, z, 1, 1, 1, 1, 96, 1.0f, &err);
     PC_CHECK(st == PC_ERR_UNSUPPORTED, "attention: D 96 refused: %s", err.msg);
+}
+
+// ---- RoPE2D -----------------------------------------------------------------------------
+
+// croco RoPE2D on a (B, H, N, D) view: bhnd layout, or packed tokens (B, N, 3, H, D) rotating the k part.
+static void run_rope(int64_t B, int64_t H, int64_t Hp, int64_t Wp, int64_t D, pc_dtype dt, int packed) {
+    size_t mark = pc_cuda_arena_mark(cu);
+    int64_t N = Hp * Wp, n = packed ? B * N * 3 * H * D : B * H * N * D;
+    float *x = hrnd(n, 2.0f), *ref = hzeros(n), *got = hzeros(n);
+    int64_t *pos = malloc((size_t)(B * N * 2) * sizeof(int64_t));
+    if (!pos) pc_test_fatal("out of memory");
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < N; i++) pos[(b * N + i) * 2] = i / Wp, pos[(b * N + i) * 2 + 1] = i % Wp;
+    hround(x, n, dt);
+    memcpy(ref, x, (size_t)n * sizeof(float));
+    void *dx = dput(x, n, dt);
+    size_t es = pc_dtype_size(dt);
+    pc_attn_view hv = packed ? pc_attn_tokens(ref, N, 3 * H * D, H * D, D) : pc_attn_bhnd(ref, H, N, D);
+    pc_cuda_attn_view dv = {packed ? (char *)dx + (size_t)(H * D) * es : dx, dt, hv.sb, hv.sh, hv.sn};
+    pc_status st = pc_cuda_rope2d(cu, dv, B, H, N, D, Wp, 100.0f, &err);
+    char name[128];
+    snprintf(name, sizeof name, "rope2d B%lld H%lld grid %lldx%lld D%lld %s%s", (long long)B, (long long)H,
+             (long long)Hp, (long long)Wp, (long long)D, pc_dtype_name(dt), packed ? " packed (k of qkv)" : "");
+    if (st != PC_OK) {
+        PC_CHECK(0, "%s: %s", name, err.msg);
+    } else {
+        dget(got, dx, dt, n);
+        pc_rope2d_ref(hv, pos, B, H, N, D, 100.0f);  // untouched q/v columns stay equal in both
+        pc_test_close(name, got, ref, (size_t)n, dt == PC_F32 ? 1e-4 : 1e-2, dt == PC_F32 ? 1e-4 : 8e-3);
+    }
+    free(x), free(ref), free(got), free(pos);
+    pc_cuda_arena_reset(cu, mark);
+}
+
+static void test_rope(void) {
+    run_rope(1, 2, 3, 5, 8, PC_F32, 0);
+    run_rope(2, 16, 24, 32, 64, PC_F32, 0);  // DUSt3R ViT-L encoder at 512x384
+    run_rope(2, 4, 3, 4, 32, PC_BF16, 1);    // tiny model, packed qkv
+    run_rope(1, 12, 24, 32, 64, PC_BF16, 1);
+    pc_cuda_attn_view z = {NULL, PC_F32, 0, 0, 0};
+    pc_status st = pc_cuda_rope2d(cu, z, 1, 1, 1, 6, 1, 100.0f, &err);
+    PC_CHECK(st == PC_ERR_ARG, "rope2d: D not a multiple of 4 refused: %s", err.msg);
 }
 
 // ---- norms and elementwise --------------------------------------------------------------
@@ -464,6 +509,7 @@ int main(void) {
     test_runtime();
     test_gemm();
     test_attention();
+    test_rope();
     test_layer_norm();
     test_group_norm();
     test_elementwise();

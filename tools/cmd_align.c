@@ -2,7 +2,8 @@
 //
 //   posecrafter align --pairs DIR [-o OUT] [--graph G] [--niter 300] [--lr 0.01] [--schedule cosine|linear]
 //                     [--min-conf 3] [--threads N]
-//   posecrafter align --model M.pth img1 ... imgN -o OUT [--size 512] [--graph G] [same options]
+//   posecrafter align --model M.pth img1 ... imgN -o OUT [--size 512] [--graph G] [--device auto|cpu|cuda]
+//                     [same options]
 //     (load_images(size) preprocessing, make_pairs(G, symmetrize), DUSt3R inference via pc_dust3r_pairs; the
 //      PLY carries the preprocessed images' colours)
 //
@@ -32,7 +33,9 @@ static void align_usage(FILE *f) {
     fprintf(f,
             "usage: posecrafter align --pairs DIR [-o OUT] [--graph complete|swin-K|logwin-K|oneref-ID]\n"
             "                         [--niter 300] [--lr 0.01] [--schedule cosine|linear] [--min-conf 3] [--threads N]\n"
-            "       posecrafter align --model M.pth img1 ... imgN [-o OUT] [--size 512] [--graph complete] [same options]\n"
+            "       posecrafter align --model M.pth img1 ... imgN [-o OUT] [--size 512] [--graph complete]\n"
+            "                         [--device auto|cpu|cuda] [same options]\n"
+            "--device: where DUSt3R's encoder/decoders run: auto (GPU when present, default), cpu, cuda\n"
             "--pairs DIR: edges.npy (E,2), pred1_pts3d.npy (E,H,W,3), pred1_conf.npy (E,H,W), pred2_pts3d.npy,\n"
             "             pred2_conf.npy, optional names.txt. Writes cameras.json, COLMAP text model, points.ply.\n");
 }
@@ -132,7 +135,8 @@ done:
 
 // --model: DUSt3R on the pairs of the scene graph (dust3r: make_pairs + inference), then the alignment.
 static int align_from_model(const char *model, const char **paths, int n, int size, const char *graph, int niter,
-                            double lr, const char *sched, double min_conf, int threads, const char *out) {
+                            double lr, const char *sched, double min_conf, int threads, const char *out,
+                            const char *device) {
     pc_error err;
     int rc = 1, np = 0;
     pc_pool *pool = NULL;
@@ -164,6 +168,15 @@ static int align_from_model(const char *model, const char **paths, int n, int si
         fprintf(stderr, "align: %s\n", err.msg);
         goto done;
     }
+    err.msg[0] = 0;
+    if (pc_dust3r_set_device(net, device, &err)) {
+        fprintf(stderr, "align: %s\n", err.msg);
+        goto done;
+    }
+    if (err.msg[0])
+        fprintf(stderr, "align: DUSt3R on the %s (GPU not used: %s)\n", pc_dust3r_get_device(net), err.msg);
+    else
+        fprintf(stderr, "align: DUSt3R on the %s\n", pc_dust3r_get_device(net));
     for (int k = 0; k < n; k++) {
         if (pc_dust3r_load_image(&u8[k], &x[k], paths[k], size, 0, &err)) {
             fprintf(stderr, "align: %s: %s\n", paths[k], err.msg);
@@ -243,7 +256,7 @@ done:
 }
 
 int pc_cmd_align(int argc, char **argv) {
-    const char *pairs_dir = NULL, *model = NULL, *out = ".", *graph = NULL, *sched = "cosine";
+    const char *pairs_dir = NULL, *model = NULL, *out = ".", *graph = NULL, *sched = "cosine", *device = "auto";
     int niter = 300, threads = 0;
     double lr = 0.01, min_conf = 3;
     int n_img = 0, size = 512;
@@ -266,6 +279,7 @@ int pc_cmd_align(int argc, char **argv) {
         else if (!strcmp(s, "--min-conf") && more) min_conf = atof(argv[++a]);
         else if (!strcmp(s, "--threads") && more) threads = atoi(argv[++a]);
         else if (!strcmp(s, "--size") && more) size = atoi(argv[++a]);
+        else if (!strcmp(s, "--device") && more) device = argv[++a];
         else if (s[0] == '-') {
             fprintf(stderr, "align: unknown or incomplete option '%s'\n", s);
             align_usage(stderr);
@@ -280,7 +294,7 @@ int pc_cmd_align(int argc, char **argv) {
     }
     if (model && !pairs_dir) {
         int r = align_from_model(model, imgs, n_img, size, graph ? graph : "complete", niter, lr, sched, min_conf,
-                                 threads, out);
+                                 threads, out, device);
         free(imgs);
         return r;
     }

@@ -1,4 +1,5 @@
 // posecrafter dust3r --model M.pth A.jpg B.jpg -o out/ [--size 512] [--threads N] [--conf-thr 3]
+//                   [--device auto|cpu|cuda]
 //
 // DUSt3R on one ordered pair. Writes, in out/:
 //   pts3d_1.npy (H,W,3)  view 1's points in camera 1's frame      conf_1.npy (H,W)
@@ -23,11 +24,12 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: posecrafter dust3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
-            "[--conf-thr 3]\n"
+            "[--conf-thr 3] [--device auto|cpu|cuda]\n"
             "  DUSt3R pointmaps for the ordered pair (A, B), both in camera A's frame.\n"
             "  --model     DUSt3R checkpoint (.pth or .safetensors)\n"
             "  --size      load_images size: long side (512) or 224 (short side + centre crop)\n"
             "  --threads   worker threads (default: all CPUs)\n"
+            "  --device    where the encoder/decoders run: auto (GPU when present, default), cpu, cuda\n"
             "  --conf-thr  confidence threshold for cloud.ply (default 3)\n");
 }
 
@@ -143,6 +145,7 @@ static pc_status write_outputs(const char *dir, pc_dust3r_pair_out *res, const p
 int pc_cmd_dust3r(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *imgs[2] = {NULL, NULL};
     int size = 512, threads = 0, nimg = 0;
+    const char *device = "auto";
     float thr = 3.0f;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -169,6 +172,12 @@ int pc_cmd_dust3r(int argc, char **argv) {
                 return 2;
             }
             threads = (int)t;
+        } else if (!strcmp(a, "--device") && i + 1 < argc) {
+            device = argv[++i];
+            if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda")) {
+                fprintf(stderr, "posecrafter dust3r: bad --device '%s' (auto, cpu or cuda)\n", device);
+                return 2;
+            }
         } else if (!strcmp(a, "--conf-thr") && i + 1 < argc) {
             char *end;
             thr = strtof(argv[++i], &end);
@@ -204,6 +213,14 @@ int pc_cmd_dust3r(int argc, char **argv) {
     w.n = 0;
     pc_status st = pc_pool_create(&pool, threads, &err);
     if (st == PC_OK) st = pc_dust3r_load(&net, model, pool, &err);
+    if (st == PC_OK) {
+        err.msg[0] = 0;
+        st = pc_dust3r_set_device(net, device, &err);
+        if (st == PC_OK && err.msg[0])
+            printf("device: %s (GPU not used: %s)\n", pc_dust3r_get_device(net), err.msg);
+        else if (st == PC_OK)
+            printf("device: %s\n", pc_dust3r_get_device(net));
+    }
     for (int v = 0; v < 2 && st == PC_OK; v++) st = pc_dust3r_load_image(&u8[v], &x[v], imgs[v], size, 0, &err);
     if (st == PC_OK) {
         const pc_dust3r_config *c = pc_dust3r_get_config(net);

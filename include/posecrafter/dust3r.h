@@ -92,6 +92,16 @@ pc_status pc_dust3r_pair(pc_dust3r *net, const pc_tensor *img1, const pc_tensor 
 pc_status pc_dust3r_pairs(pc_dust3r *net, const pc_tensor *const *imgs, int n_imgs, const int (*pairs)[2],
                           int n_pairs, pc_dust3r_pair_out *outs, pc_error *err);
 
+/* Where the encoder and decoders run: "cpu" (the default), "cuda" (GPU 0; weights uploaded now, once, as
+ * bf16; the DPT/linear heads and post-processing stay on the CPU) or "auto" (cuda when this build has CUDA
+ * and a device is present, else cpu). "cuda" without a usable GPU, or in a build without CUDA, fails with
+ * PC_ERR_UNSUPPORTED and leaves the model on the CPU. "auto" never fails for want of a GPU: when setting up
+ * the GPU fails it stays on the CPU, returns PC_OK and leaves the reason in err. GPU results are bf16
+ * arithmetic: close to, not bit-identical with, the CPU's (tests/test_dust3r_cuda.c states the tolerance). */
+pc_status pc_dust3r_set_device(pc_dust3r *net, const char *device, pc_error *err);
+/* "cpu" or "cuda". */
+const char *pc_dust3r_get_device(const pc_dust3r *net);
+
 /* Current size of the activation arena in bytes. It is sized by a dry run of the forward on the first call
  * and grows only when a later call needs more (larger images). */
 size_t pc_dust3r_arena_bytes(const pc_dust3r *net);

@@ -191,8 +191,9 @@ extern "C" pc_status pc_cuda_attention(pc_cuda_ctx *ctx, pc_cuda_attn_view o, pc
     if (q.dtype != PC_BF16 || k.dtype != PC_BF16 || v.dtype != PC_BF16 || (o.dtype != PC_BF16 && o.dtype != PC_F32))
         return pc_err(err, PC_ERR_UNSUPPORTED, "pc_cuda_attention: q/k/v %s/%s/%s, o %s (want BF16 q/k/v, BF16 or F32 o)",
                       pc_dtype_name(q.dtype), pc_dtype_name(k.dtype), pc_dtype_name(v.dtype), pc_dtype_name(o.dtype));
-    if (D != 64 && D != 128)
-        return pc_err(err, PC_ERR_UNSUPPORTED, "pc_cuda_attention: head dim %lld (have kernels for 64 and 128)", (long long)D);
+    if (D != 32 && D != 64 && D != 128)
+        return pc_err(err, PC_ERR_UNSUPPORTED, "pc_cuda_attention: head dim %lld (have kernels for 32, 64 and 128)",
+                      (long long)D);
     if (B < 0 || H < 0 || Nq < 0 || Nk < 0 || B > 65535 || H > 65535 || (Nq + BQ - 1) / BQ > 0x7fffffffLL)
         return pc_err(err, PC_ERR_ARG, "pc_cuda_attention: B %lld H %lld Nq %lld Nk %lld out of range", (long long)B,
                       (long long)H, (long long)Nq, (long long)Nk);
@@ -201,6 +202,7 @@ extern "C" pc_status pc_cuda_attention(pc_cuda_ctx *ctx, pc_cuda_attn_view o, pc
     if ((st = check_view(err, "q", q, 1)) != PC_OK || (st = check_view(err, "k", k, 1)) != PC_OK ||
         (st = check_view(err, "v", v, 1)) != PC_OK || (st = check_view(err, "o", o, 0)) != PC_OK)
         return st;
+    if (D == 32) return launch<32>(ctx, o, q, k, v, B, H, Nq, Nk, scale, err);  // tiny test models (DUSt3R golden)
     return D == 64 ? launch<64>(ctx, o, q, k, v, B, H, Nq, Nk, scale, err)
                    : launch<128>(ctx, o, q, k, v, B, H, Nq, Nk, scale, err);
 }

@@ -44,12 +44,20 @@ typedef struct pc_cuda_attn_view {
 
 // o = softmax(q k^T * scale) v per (b, h), flash-style (online softmax over
 // key blocks; never an Nq x Nk matrix). q, k, v PC_BF16; o PC_BF16 or PC_F32.
-// D = 64 or 128; every view's data 16-byte aligned and sb, sh, sn multiples of 8.
+// D = 32, 64 or 128; every view's data 16-byte aligned and sb, sh, sn multiples of 8.
 // Scores and the running sums are f32; the probabilities are rounded to bf16
 // before the P·V product (as in FlashAttention-2). o must not overlap q, k, v.
 pc_status pc_cuda_attention(pc_cuda_ctx *ctx, pc_cuda_attn_view o, pc_cuda_attn_view q, pc_cuda_attn_view k,
                             pc_cuda_attn_view v, int64_t B, int64_t H, int64_t Nq, int64_t Nk, int64_t D, float scale,
                             pc_error *err);
+
+// ---- rotary position embedding ------------------------------------------------------
+// croco/dust3r RoPE2D in place on a (B, H, N, D) view t (q or k; F32, BF16 or F16),
+// same arithmetic as pc_rope2d (src/core/ops.h). Positions are croco's
+// PositionGetter grid, identical for every batch item: token n sits at
+// (y, x) = (n / grid_w, n % grid_w). D must be a multiple of 4.
+pc_status pc_cuda_rope2d(pc_cuda_ctx *ctx, pc_cuda_attn_view t, int64_t B, int64_t H, int64_t N, int64_t D,
+                         int64_t grid_w, float base, pc_error *err);
 
 // ---- normalisation ----------------------------------------------------------------
 // torch.nn.LayerNorm over the last dim: x, y (M, C); gamma/beta (C) f32 or NULL. y may equal x.

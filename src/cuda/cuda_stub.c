@@ -73,6 +73,10 @@ pc_status pc_cuda_attention(pc_cuda_ctx *ctx, pc_cuda_attn_view o, pc_cuda_attn_
                             pc_error *err) {
     return NO_CUDA(err);
 }
+pc_status pc_cuda_rope2d(pc_cuda_ctx *ctx, pc_cuda_attn_view t, int64_t B, int64_t H, int64_t N, int64_t D,
+                         int64_t grid_w, float base, pc_error *err) {
+    return NO_CUDA(err);
+}
 pc_status pc_cuda_layer_norm(pc_cuda_ctx *ctx, void *y, pc_dtype ydt, const void *x, pc_dtype xdt, const float *gamma,
                              const float *beta, int64_t M, int64_t C, float eps, pc_error *err) {
     return NO_CUDA(err);

@@ -8,7 +8,10 @@
 //   head   (DPT: act_postprocess, layer_rn, refinenets, head; or linear) -> _downstream_head
 //   postprocess (reg_dense_depth, reg_dense_conf)         -> heads/postprocess.py
 // Activations come from one arena, sized by a dry run of the same code.
+// After pc_dust3r_set_device(net, "cuda"), encode() and the decoder loop of decode_heads() run on the GPU
+// (dust3r_cuda.c) and hand f32 tokens back; dec_norm, the heads and postprocess stay here.
 #include "models/dust3r_internal.h"
+#include "models/dust3r_cuda.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -20,6 +23,7 @@
 #include "core/common.h"
 #include "core/ops.h"
 #include "nn/nn.h"
+#include "posecrafter/cuda.h"
 #include "posecrafter/io.h"
 
 // ---- model ------------------------------------------------------------------------------
@@ -59,6 +63,7 @@ struct pc_dust3r {
     pc_nn_linear lin[2];        // linear head proj: (out_ch * p * p, dec_dim)
 
     pc_arena arena;
+    pc_dust3r_cuda *gpu;        // non-NULL: encoder + decoders run on the GPU (dust3r_cuda.c)
     pc_dust3r_trace_fn trace;
     void *trace_ctx;
 };
@@ -75,6 +80,36 @@ const pc_tensor *pc_dust3r_find_tensor(const pc_dust3r *net, const char *name) {
 const pc_dust3r_config *pc_dust3r_get_config(const pc_dust3r *net) { return &net->cfg; }
 int64_t pc_dust3r_num_params(const pc_dust3r *net) { return net->n_params; }
 size_t pc_dust3r_arena_bytes(const pc_dust3r *net) { return net->arena.size; }
+
+pc_status pc_dust3r_set_device(pc_dust3r *net, const char *device, pc_error *err) {
+    if (!net || !device) return pc_err(err, PC_ERR_ARG, "pc_dust3r_set_device: NULL argument");
+    int cuda = !strcmp(device, "cuda"), autod = !strcmp(device, "auto");
+    if (!cuda && !autod && strcmp(device, "cpu") != 0)
+        return pc_err(err, PC_ERR_ARG, "unknown device '%s' (cpu, cuda or auto)", device);
+    if (autod) cuda = pc_cuda_built() && pc_cuda_device_count() > 0;
+    if (!cuda) {
+        pc_dust3r_cuda_free(net->gpu);
+        net->gpu = NULL;
+        return PC_OK;
+    }
+    if (net->gpu) return PC_OK;
+    int n = 0;
+    pc_status st = pc_cuda_probe(&n, err);
+    if (st == PC_OK) {
+        pc_dust3r_cuda_layers l = {&net->cfg, &net->patch_embed, net->enc, &net->enc_norm, &net->decoder_embed,
+                                   {net->dec[0], net->dec[1]}};
+        st = pc_dust3r_cuda_create(&net->gpu, &l, 0, err);
+    }
+    if (st != PC_OK && autod) return PC_OK;  // auto: stay on the CPU, the reason stays in err
+    if (st != PC_OK) return pc_err_prefix(err, st, "device cuda: ");
+    return PC_OK;
+}
+
+const char *pc_dust3r_get_device(const pc_dust3r *net) { return net && net->gpu ? "cuda" : "cpu"; }
+
+void pc_dust3r_get_device_info(const pc_dust3r *net, pc_dust3r_device_info *info) {
+    pc_dust3r_cuda_info(net ? net->gpu : NULL, info);
+}
 
 // ---- args.model parsing ---------------------------------------------------------------------
 
@@ -394,6 +429,7 @@ static void count_params(pc_dust3r *net) {
 
 void pc_dust3r_free(pc_dust3r *net) {
     if (!net) return;
+    pc_dust3r_cuda_free(net->gpu);
     pc_arena_free(&net->arena);
     pc_nn_binder_free(&net->binder);
     free(net->enc);
@@ -640,6 +676,13 @@ static int64_t *alloc_pos(pc_nn_exec *ex, int64_t B, int64_t Hp, int64_t Wp) {
 // dust3r: _encode_image. img (B, 3, H, W) -> out (B, N, enc_dim); views[b] names batch item b in traces.
 static void encode(pc_dust3r *net, pc_nn_exec *ex, const float *img, int64_t B, int64_t H, int64_t W, float *out,
                    const int *views) {
+    if (net->gpu) {  // on the GPU: no CPU arena use, traces as below
+        if (pc_nn_ok(ex)) {
+            pc_status st = pc_dust3r_cuda_encode(net->gpu, img, B, H, W, out, net->trace, net->trace_ctx, views, ex->err);
+            if (st != PC_OK) pc_nn_fail(ex, st);
+        }
+        return;
+    }
     const pc_dust3r_config *c = &net->cfg;
     int64_t Hp = H / c->patch, Wp = W / c->patch, N = Hp * Wp, E = c->enc_dim;
     size_t mark = pc_arena_mark(ex->arena);
@@ -836,21 +879,42 @@ static void decode_heads(pc_dust3r *net, pc_nn_exec *ex, const float *const e[2]
         if (ex->st == PC_OK) ex->st = pc_err(ex->err, PC_ERR_UNSUPPORTED, "decoder depth %d > 64", L);
         return;
     }
-    for (int v = 0; v < 2; v++) {
-        pos[v] = alloc_pos(ex, 1, Hp[v], Wp[v]);
-        for (int k = 0; k <= L; k++) f[v][k] = pc_nn_alloc(ex, (size_t)(N[v] * D));  // (N, D)
-        pc_nn_linear_forward(ex, &net->decoder_embed, f[v][0], D, e[v], c->enc_dim, N[v]);
-        snprintf(name, sizeof(name), "dec%d_embed", v + 1);
-        trace(net, ex, name, f[v][0], 3, 1, N[v], D, 0);
-    }
-    for (int k = 0; k < L; k++)
-        for (int v = 0; v < 2; v++) {  // both sides read the previous pair
-            int o = 1 - v;
-            pc_nn_decoder_block_forward(ex, &net->dec[v][k], c->rope_base, f[v][k + 1], f[v][k], pos[v], N[v], f[o][k],
-                                        pos[o], N[o], 1);
-            snprintf(name, sizeof(name), k + 1 == L ? "dec%d_%d_prenorm" : "dec%d_%d", v + 1, k + 1);
-            trace(net, ex, name, f[v][k + 1], 3, 1, N[v], D, 0);
+    if (net->gpu) {  // decoders on the GPU; only the layers the head reads (all when tracing) come back
+        unsigned char want[64 + 1];
+        for (int k = 0; k <= L; k++) want[k] = net->trace != NULL || k == L;
+        if (c->head == PC_DUST3R_HEAD_DPT)
+            for (int i = 0; i < 4; i++) want[c->dpt_hooks[i]] = 1;
+        want[0] = net->trace != NULL;  // hook 0 is the encoder output, not decoder_embed's
+        for (int v = 0; v < 2; v++)
+            for (int k = 0; k <= L; k++) f[v][k] = want[k] ? pc_nn_alloc(ex, (size_t)(N[v] * D)) : NULL;  // (N, D)
+        if (pc_nn_ok(ex)) {
+            float *const *const fv[2] = {f[0], f[1]};
+            pc_status st = pc_dust3r_cuda_decode(net->gpu, e, Hp, Wp, fv, want, ex->err);
+            if (st != PC_OK) pc_nn_fail(ex, st);
         }
+        for (int v = 0; v < 2 && net->trace; v++)
+            for (int k = 0; k <= L; k++) {
+                if (k == 0) snprintf(name, sizeof(name), "dec%d_embed", v + 1);
+                else snprintf(name, sizeof(name), k == L ? "dec%d_%d_prenorm" : "dec%d_%d", v + 1, k);
+                trace(net, ex, name, f[v][k], 3, 1, N[v], D, 0);
+            }
+    } else {
+        for (int v = 0; v < 2; v++) {
+            pos[v] = alloc_pos(ex, 1, Hp[v], Wp[v]);
+            for (int k = 0; k <= L; k++) f[v][k] = pc_nn_alloc(ex, (size_t)(N[v] * D));  // (N, D)
+            pc_nn_linear_forward(ex, &net->decoder_embed, f[v][0], D, e[v], c->enc_dim, N[v]);
+            snprintf(name, sizeof(name), "dec%d_embed", v + 1);
+            trace(net, ex, name, f[v][0], 3, 1, N[v], D, 0);
+        }
+        for (int k = 0; k < L; k++)
+            for (int v = 0; v < 2; v++) {  // both sides read the previous pair
+                int o = 1 - v;
+                pc_nn_decoder_block_forward(ex, &net->dec[v][k], c->rope_base, f[v][k + 1], f[v][k], pos[v], N[v],
+                                            f[o][k], pos[o], N[o], 1);
+                snprintf(name, sizeof(name), k + 1 == L ? "dec%d_%d_prenorm" : "dec%d_%d", v + 1, k + 1);
+                trace(net, ex, name, f[v][k + 1], 3, 1, N[v], D, 0);
+            }
+    }
     const float *lists[2][64 + 1];
     for (int v = 0; v < 2; v++) {
         pc_nn_layernorm_forward(ex, &net->dec_norm, f[v][L], f[v][L], N[v]);

@@ -19,4 +19,16 @@ const pc_tensor *pc_dust3r_find_tensor(const pc_dust3r *net, const char *name);
 // exposed for tests. Returns PC_ERR_UNSUPPORTED / PC_ERR_FORMAT with a message on bad input.
 pc_status pc_dust3r_parse_args(const char *args, pc_dust3r_config *cfg, pc_error *err);
 
+// Where the transformer ran and what it held on the GPU (pc_dust3r_set_device "cuda"); all zero on the CPU.
+// Device memory held = weight_bytes + act_arena_bytes + 2 x 48 MiB (cuBLASLt workspace + scratch per context).
+typedef struct pc_dust3r_device_info {
+    int on_cuda;
+    char name[256];          // GPU name
+    size_t weight_bytes;     // weights arena (bf16 matrices, f32 vectors, f32 patch embedding)
+    size_t act_arena_bytes;  // activation arena capacity
+    size_t act_peak_bytes;   // largest activation use so far
+    double enc_s, dec_s;     // wall time of the last GPU encode / decode call (uploads and downloads included)
+} pc_dust3r_device_info;
+void pc_dust3r_get_device_info(const pc_dust3r *net, pc_dust3r_device_info *info);
+
 #endif
