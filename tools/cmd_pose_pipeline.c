@@ -40,7 +40,8 @@ static void usage(FILE *f) {
             "  --prompt S          interpolation prompt (\"\")\n"
             "  --bf16              diffusion GEMMs with bf16 operands (faster on AVX512_BF16 CPUs; not f32-exact)\n"
             "reconstruction:\n"
-            "  --dust3r-size N (512)   --niter N (300)   --threads N (all CPUs)\n",
+            "  --dust3r-size N (512)   --niter N (300)   --threads N (all CPUs)\n"
+            "  --device auto|cpu|cuda  where DUSt3R runs (auto: a CUDA GPU when present); diffusion runs on the CPU\n",
             PC_FMS_DEFAULT_THRESHOLD);
 }
 
@@ -108,6 +109,7 @@ static void stem(char *out, size_t cap, const char *path) {
 int pc_cmd_pose_pipeline(int argc, char **argv) {
     pc_pipeline_opts o;
     pc_pipeline_opts_default(&o);
+    o.device = "auto";  // the CLI uses a GPU for DUSt3R when there is one
     pc_model_files mf;
     pc_model_files_default(&mf);
     const char *models_dir = getenv("POSECRAFTER_MODELS"), *out = NULL, *imgs[2] = {NULL, NULL};
@@ -202,6 +204,9 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
             o.cover = !strcmp(v, "cover");
         } else if (!strcmp(a, "--prompt")) {
             o.interp.prompt = v;
+        } else if (!strcmp(a, "--device")) {
+            ok = !strcmp(v, "cpu") || !strcmp(v, "cuda") || !strcmp(v, "auto");
+            o.device = v;
         } else if (!strcmp(a, "--dust3r-size")) {
             ok = parse_long(v, 32, 2048, &lv) && lv % 16 == 0, o.dust3r_size = (int)lv;
         } else if (!strcmp(a, "--niter")) {

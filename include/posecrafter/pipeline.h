@@ -136,6 +136,8 @@ typedef struct pc_pipeline_opts {
     pc_interp_opts interp;     /* T 16, 50 steps, cfg 7.5, fs 5, prompt "" */
     /* relay reconstruction and final pose (DUSt3R + global alignment) */
     int dust3r_size;           /* 512 */
+    const char *device;        /* DUSt3R device (pc_dust3r_set_device): NULL / "cpu" (default), "cuda", "auto".
+                                  The diffusion models run on the CPU in this version. */
     pc_align_opts ga;          /* 300 it, lr 0.01, linear, min_conf 3 */
     /* trajectory + render + ViewCrafter */
     pc_traj_opts traj;         /* SLERP, 25 poses over the whole path */

@@ -136,8 +136,21 @@ static pc_status load_dust3r(run_t *r, pc_error *err) {
     if (r->dust3r) return PC_OK;
     emit(r, "loading DUSt3R", 0, 0, 0);
     pc_status st = pc_dust3r_load(&r->dust3r, r->mf->dust3r, r->pool, err);
-    if (st != PC_OK) pc_err_prefix(err, st, "DUSt3R model: ");
-    return st;
+    if (st != PC_OK) {
+        pc_err_prefix(err, st, "DUSt3R model: ");
+        return st;
+    }
+    if (r->o->device && strcmp(r->o->device, "cpu")) {
+        pc_error e2;
+        memset(&e2, 0, sizeof(e2));
+        st = pc_dust3r_set_device(r->dust3r, r->o->device, &e2);
+        if (st != PC_OK) return pc_err(err, st, "DUSt3R device '%s': %s", r->o->device, e2.msg);
+        char msg[1200];
+        snprintf(msg, sizeof(msg), "DUSt3R runs on the %s%s%s", pc_dust3r_get_device(r->dust3r), e2.msg[0] ? ": " : "",
+                 e2.msg);
+        emit(r, msg, 0, 0, 0);
+    }
+    return PC_OK;
 }
 
 // Bind every model once before any work (zero-copy, well under a second even for the 10 GB checkpoints), so a

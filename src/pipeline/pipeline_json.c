@@ -54,6 +54,7 @@ pc_status pc_pipeline_write_json(const char *path, const pc_pipeline_result *r, 
     cJSON_AddStringToObject(st, "trajectory_spacing", o->traj.spacing == PC_TRAJ_PER_SEGMENT ? "per-segment" : "total");
     cJSON_AddNumberToObject(st, "viewcrafter_steps", o->vc.steps);
     cJSON_AddNumberToObject(st, "dust3r_size", o->dust3r_size);
+    cJSON_AddStringToObject(st, "device", o->device ? o->device : "cpu");
     cJSON_AddNumberToObject(st, "ga_iterations", o->ga.niter);
     cJSON *tm = cJSON_AddObjectToObject(root, "timings_s");
     cJSON *cached = cJSON_AddArrayToObject(root, "cached_stages");
