@@ -79,7 +79,7 @@ static double forward_flops_heads(const pc_dust3r_config *c, int64_t H, int64_t 
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, runs = 1, small = 0;
+    int threads = 2, runs = 1, small = 0, bf16c = 0;
     const char *device = "cpu";
     pc_dtype wdt = PC_F32;
     for (int i = 1; i < argc; i++) {
@@ -88,6 +88,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--bf16")) wdt = PC_BF16;
         else if (!strcmp(argv[i], "--f16")) wdt = PC_F16;
         else if (!strcmp(argv[i], "--small")) small = 1;  // quick smoke run: ViT-S-sized
+        else if (!strcmp(argv[i], "--bf16-compute")) bf16c = 1;  // pc_pool_set_gemm_bf16
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else {
             fprintf(stderr, "usage: bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small] "
@@ -113,8 +114,9 @@ int main(int argc, char **argv) {
     cfg.conf_vmin = 1.0f, cfg.conf_vmax = INFINITY;
 
     pc_error err;
-    pc_pool *pool;
-    if (pc_pool_create(&pool, threads, &err) != PC_OK) {
+    pc_pool *pool = NULL;
+    if (pc_pool_create(&pool, threads, &err) == PC_OK) pc_pool_set_gemm_bf16(pool, bf16c);
+    if (!pool) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
