@@ -163,6 +163,32 @@ static void frame_rect(pc_image *s, int x0, int y0, int w, int h, int thick, con
         }
 }
 
+// A 3x5 bitmap digit font (rows top to bottom, 3 bits each, MSB = left) for frame numbers on the sheet.
+static const uint8_t digits3x5[10][5] = {{7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7},
+                                         {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7}, {7, 4, 7, 5, 7}, {7, 1, 1, 1, 1},
+                                         {7, 5, 7, 5, 7}, {7, 5, 7, 1, 7}};
+
+// Number n at (x0, y0), each font pixel a sc x sc square, white on a black box.
+static void draw_number(pc_image *s, int x0, int y0, int n, int sc) {
+    char txt[16];
+    const int len = snprintf(txt, sizeof(txt), "%d", n < 0 ? 0 : n);
+    const int bw = (len * 4 + 1) * sc, bh = 7 * sc;
+    for (int y = y0; y < y0 + bh && y < s->h; y++)
+        for (int x = x0; x < x0 + bw && x < s->w; x++) memset(s->data + ((size_t)y * s->w + x) * 3, 0, 3);
+    for (int c = 0; c < len; c++) {
+        const uint8_t *g = digits3x5[txt[c] - '0'];
+        for (int r = 0; r < 5; r++)
+            for (int b = 0; b < 3; b++) {
+                if (!(g[r] >> (2 - b) & 1)) continue;
+                for (int dy = 0; dy < sc; dy++)
+                    for (int dx = 0; dx < sc; dx++) {
+                        const int x = x0 + (1 + c * 4 + b) * sc + dx, y = y0 + (1 + r) * sc + dy;
+                        if (x < s->w && y < s->h) memset(s->data + ((size_t)y * s->w + x) * 3, 255, 3);
+                    }
+            }
+    }
+}
+
 pc_status pc_contact_sheet(const char *path, const pc_image *a, const pc_image *b, const pc_image *frames, int n,
                            const uint8_t *selected, pc_error *err) {
     const int cols = 6, tw = 192, pad = 6;
@@ -185,6 +211,7 @@ pc_status pc_contact_sheet(const char *path, const pc_image *a, const pc_image *
         const int x0 = pad + (t % cols) * (tw + pad), y0 = pad + (1 + t / cols) * (th + pad);
         st = paste_fit(&s, &frames[t], x0, y0, tw, th, err);
         if (selected && selected[t]) frame_rect(&s, x0 - 3, y0 - 3, tw + 6, th + 6, 4, green);
+        draw_number(&s, x0 + 2, y0 + 2, t, 2);  // the frame index used in selection.tsv
     }
     if (st == PC_OK) st = pc_image_save_png(&s, path, err);
     pc_image_free(&s);
