@@ -3,13 +3,7 @@
 # Needs no GPU: with none (or a build without CUDA) the command must still exit 0 and say why.
 set -u
 BIN=$1
-fail=0
-check() {  # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then echo "  ok   $what"; else echo "  FAIL $what"; fail=$((fail + 1)); fi
-}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_cli.sh"
 
 "$BIN" devices >"$tmp/out" 2>"$tmp/err"; rc=$?
 cat "$tmp/out"

@@ -7,13 +7,7 @@
 set -u
 BIN=$1
 SHARED=$2
-fail=0
-check() {  # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then echo "  ok   $what"; else echo "  FAIL $what"; fail=$((fail + 1)); fi
-}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_cli.sh"
 
 # argument errors need no models
 "$BIN" pose >/dev/null 2>&1; rc=$?

@@ -4,13 +4,7 @@
 set -u
 BIN=$1
 SHARED=$2
-fail=0
-check() {  # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then echo "  ok   $what"; else echo "  FAIL $what"; fail=$((fail + 1)); fi
-}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_cli.sh"
 
 "$BIN" select >/dev/null 2>"$tmp/err"; rc=$?
 check "no arguments -> usage, exit 2" test "$rc" = 2

@@ -42,16 +42,6 @@ static void usage(FILE *f) {
             "  --head-channels N (64), --clip-heads T,V,R (16,16,12): head sizes for non-standard models\n");
 }
 
-static void fmt_time(char *b, size_t n, double s) {
-    if (!(s >= 0) || s > 1e7) s = 0;
-    long v = (long)(s + 0.5);
-    if (v >= 3600)
-        snprintf(b, n, "%ldh%02ldm%02lds", v / 3600, (v / 60) % 60, v % 60);
-    else if (v >= 60)
-        snprintf(b, n, "%ldm%02lds", v / 60, v % 60);
-    else
-        snprintf(b, n, "%lds", v);
-}
 
 static int on_step(void *vctx, const pc_ddim_step_info *info) {
     const int *T = (const int *)vctx;
@@ -61,8 +51,8 @@ static int on_step(void *vctx, const pc_ddim_step_info *info) {
     for (int k = 0; k < W; k++) bar[k] = k < fill ? '#' : '-';
     bar[W] = 0;
     const double per = info->elapsed_s / done;
-    fmt_time(el, sizeof(el), info->elapsed_s);
-    fmt_time(eta, sizeof(eta), per * (info->S - done));
+    pc_cli_fmt_time(el, sizeof(el), info->elapsed_s);
+    pc_cli_fmt_time(eta, sizeof(eta), per * (info->S - done));
     fprintf(stderr, "\rDDIM [%s] %d/%d t=%-4lld %.1f s/step elapsed %s ETA %s   ", bar, done, info->S,
             (long long)info->p.t, per, el, eta);
     if (done == info->S) fprintf(stderr, "\ndecoding %d frames ...\n", *T);
@@ -70,22 +60,7 @@ static int on_step(void *vctx, const pc_ddim_step_info *info) {
     return 0;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *v) {
-    char *end;
-    errno = 0;
-    long x = strtol(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi) return 0;
-    *v = x;
-    return 1;
-}
 
-static int parse_float(const char *s, double lo, double hi, double *v) {
-    char *end;
-    double x = strtod(s, &end);
-    if (end == s || *end || !(x >= lo && x <= hi)) return 0;
-    *v = x;
-    return 1;
-}
 
 // ---- --config: the values we need from an upstream inference yaml (configs/inference_512_v1.0.yaml) ----
 // A block-style YAML subset: "key: scalar" / "key: [a, b]" lines, nesting by indentation, '#' comments.
@@ -300,31 +275,31 @@ int pc_cmd_interp(int argc, char **argv) {
             vocab = argv[++i];
         } else if (!strcmp(a, "--prompt") && has) {
             o.prompt = argv[++i];
-        } else if (!strcmp(a, "--steps") && has && parse_int(argv[i + 1], 1, 1000, &lv)) {
+        } else if (!strcmp(a, "--steps") && has && pc_cli_parse_long(argv[i + 1], 1, 1000, &lv)) {
             o.steps = (int)lv;
             i++;
-        } else if (!strcmp(a, "--frames") && has && parse_int(argv[i + 1], 2, 256, &lv) && lv % 2 == 0) {
+        } else if (!strcmp(a, "--frames") && has && pc_cli_parse_long(argv[i + 1], 2, 256, &lv) && lv % 2 == 0) {
             o.T = (int)lv;
             i++;
-        } else if (!strcmp(a, "--seed") && has && parse_int(argv[i + 1], 0, 0x7fffffffL, &lv)) {
+        } else if (!strcmp(a, "--seed") && has && pc_cli_parse_long(argv[i + 1], 0, 0x7fffffffL, &lv)) {
             o.ddim.seed = (uint64_t)lv;
             i++;
-        } else if (!strcmp(a, "--fs") && has && parse_int(argv[i + 1], 0, 1000, &lv)) {
+        } else if (!strcmp(a, "--fs") && has && pc_cli_parse_long(argv[i + 1], 0, 1000, &lv)) {
             o.fs = lv;
             i++;
-        } else if (!strcmp(a, "--threads") && has && parse_int(argv[i + 1], 0, 1024, &lv)) {
+        } else if (!strcmp(a, "--threads") && has && pc_cli_parse_long(argv[i + 1], 0, 1024, &lv)) {
             threads = (int)lv;
             i++;
-        } else if (!strcmp(a, "--head-channels") && has && parse_int(argv[i + 1], 1, 4096, &lv)) {
+        } else if (!strcmp(a, "--head-channels") && has && pc_cli_parse_long(argv[i + 1], 1, 4096, &lv)) {
             ucfg.num_head_channels = (int)lv;
             i++;
-        } else if (!strcmp(a, "--cfg") && has && parse_float(argv[i + 1], 0.0, 100.0, &dv)) {
+        } else if (!strcmp(a, "--cfg") && has && pc_cli_parse_double(argv[i + 1], 0.0, 100.0, &dv)) {
             o.ddim.cfg_scale = (float)dv;
             i++;
-        } else if (!strcmp(a, "--eta") && has && parse_float(argv[i + 1], 0.0, 10.0, &dv)) {
+        } else if (!strcmp(a, "--eta") && has && pc_cli_parse_double(argv[i + 1], 0.0, 10.0, &dv)) {
             o.eta = dv;
             i++;
-        } else if (!strcmp(a, "--rescale") && has && parse_float(argv[i + 1], 0.0, 1.0, &dv)) {
+        } else if (!strcmp(a, "--rescale") && has && pc_cli_parse_double(argv[i + 1], 0.0, 1.0, &dv)) {
             o.ddim.guidance_rescale = (float)dv;
             i++;
         } else if (!strcmp(a, "--size") && has && sscanf(argv[i + 1], "%dx%d", &W, &H) == 2 && W > 0 && H > 0 &&

@@ -1,7 +1,6 @@
 // posecrafter pose A.jpg B.jpg [--models DIR] [-o OUT] [options]: the PoseCrafter pipeline end to end
 // (include/posecrafter/pipeline.h, docs/PIPELINE.md). Progress per stage and per diffusion step on stderr;
 // the pose as text (or JSON with --json) on stdout; all evidence and the stage cache in OUT.
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,16 +49,6 @@ typedef struct {
     int in_steps;
 } progress_t;
 
-static void fmt_time(char *b, size_t n, double s) {
-    if (!(s >= 0) || s > 1e7) s = 0;
-    long v = (long)(s + 0.5);
-    if (v >= 3600)
-        snprintf(b, n, "%ldh%02ldm%02lds", v / 3600, (v / 60) % 60, v % 60);
-    else if (v >= 60)
-        snprintf(b, n, "%ldm%02lds", v / 60, v % 60);
-    else
-        snprintf(b, n, "%lds", v);
-}
 
 static void on_event(void *vctx, const pc_pipeline_event *ev) {
     progress_t *p = (progress_t *)vctx;
@@ -82,21 +71,13 @@ static void on_event(void *vctx, const pc_pipeline_event *ev) {
     for (int k = 0; k < W; k++) bar[k] = k < fill ? '#' : '-';
     bar[W] = 0;
     const double run = ev->stage_elapsed_s - p->base, per = ev->step > 0 ? run / ev->step : 0;
-    fmt_time(el, sizeof(el), run);
-    fmt_time(eta, sizeof(eta), per * (ev->n_steps - ev->step));
+    pc_cli_fmt_time(el, sizeof(el), run);
+    pc_cli_fmt_time(eta, sizeof(eta), per * (ev->n_steps - ev->step));
     fprintf(stderr, "\r    [%s] %d/%d %.1f s/step elapsed %s ETA %s   ", bar, ev->step, ev->n_steps, per, el, eta);
     p->in_steps = 1;
     fflush(stderr);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *v) {
-    char *end;
-    errno = 0;
-    const long x = strtol(s, &end, 10);
-    if (errno || end == s || *end || x < lo || x > hi) return 0;
-    *v = x;
-    return 1;
-}
 
 static void stem(char *out, size_t cap, const char *path) {
     const char *b = strrchr(path, '/');
@@ -170,28 +151,28 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
             else if (!strcmp(v, "conf")) o.selector = PC_SELECT_CONF;
             else ok = 0;
         } else if (!strcmp(a, "--k")) {
-            ok = parse_long(v, 1, 256, &lv), o.k = (int)lv;
+            ok = pc_cli_parse_long(v, 1, 256, &lv), o.k = (int)lv;
         } else if (!strcmp(a, "--fms-threshold")) {
-            ok = parse_long(v, 0, 100000, &lv), o.fms_threshold = (int)lv;
+            ok = pc_cli_parse_long(v, 0, 100000, &lv), o.fms_threshold = (int)lv;
         } else if (!strcmp(a, "--scs-subsets")) {
-            ok = parse_long(v, 2, 64, &lv), o.scs_subsets = (int)lv;
+            ok = pc_cli_parse_long(v, 2, 64, &lv), o.scs_subsets = (int)lv;
         } else if (!strcmp(a, "--seed")) {
-            ok = parse_long(v, 0, 0x7fffffffL, &lv), o.seed = (uint64_t)lv;
+            ok = pc_cli_parse_long(v, 0, 0x7fffffffL, &lv), o.seed = (uint64_t)lv;
         } else if (!strcmp(a, "--steps")) {
-            ok = parse_long(v, 1, 1000, &lv), steps_i = steps_v = (int)lv;
+            ok = pc_cli_parse_long(v, 1, 1000, &lv), steps_i = steps_v = (int)lv;
         } else if (!strcmp(a, "--interp-steps")) {
-            ok = parse_long(v, 1, 1000, &lv), steps_i = (int)lv;
+            ok = pc_cli_parse_long(v, 1, 1000, &lv), steps_i = (int)lv;
         } else if (!strcmp(a, "--vc-steps")) {
-            ok = parse_long(v, 1, 1000, &lv), steps_v = (int)lv;
+            ok = pc_cli_parse_long(v, 1, 1000, &lv), steps_v = (int)lv;
         } else if (!strcmp(a, "--cfg")) {
             char *end;
             const double c = strtod(v, &end);
             ok = end != v && !*end && c >= 0 && c <= 100;
             o.interp.ddim.cfg_scale = o.vc.ddim.cfg_scale = (float)c;
         } else if (!strcmp(a, "--frames")) {
-            ok = parse_long(v, 4, 256, &lv) && lv % 2 == 0, o.interp.T = (int)lv;
+            ok = pc_cli_parse_long(v, 4, 256, &lv) && lv % 2 == 0, o.interp.T = (int)lv;
         } else if (!strcmp(a, "--poses")) {
-            ok = parse_long(v, 2, 256, &lv), o.traj.n = (int)lv;
+            ok = pc_cli_parse_long(v, 2, 256, &lv), o.traj.n = (int)lv;
         } else if (!strcmp(a, "--spacing")) {
             ok = !strcmp(v, "total") || !strcmp(v, "per-segment");
             o.traj.spacing = !strcmp(v, "per-segment") ? PC_TRAJ_PER_SEGMENT : PC_TRAJ_TOTAL;
@@ -208,13 +189,13 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
             ok = !strcmp(v, "cpu") || !strcmp(v, "cuda") || !strcmp(v, "auto");
             o.device = v;
         } else if (!strcmp(a, "--dust3r-size")) {
-            ok = parse_long(v, 32, 2048, &lv) && lv % 16 == 0, o.dust3r_size = (int)lv;
+            ok = pc_cli_parse_long(v, 32, 2048, &lv) && lv % 16 == 0, o.dust3r_size = (int)lv;
         } else if (!strcmp(a, "--niter")) {
-            ok = parse_long(v, 0, 100000, &lv), o.ga.niter = (int)lv;
+            ok = pc_cli_parse_long(v, 0, 100000, &lv), o.ga.niter = (int)lv;
         } else if (!strcmp(a, "--threads")) {
-            ok = parse_long(v, 0, 1024, &lv), threads = (int)lv;
+            ok = pc_cli_parse_long(v, 0, 1024, &lv), threads = (int)lv;
         } else if (!strcmp(a, "--head-channels")) {
-            ok = parse_long(v, 1, 4096, &lv), mf.ucfg.num_head_channels = (int)lv;
+            ok = pc_cli_parse_long(v, 1, 4096, &lv), mf.ucfg.num_head_channels = (int)lv;
         } else if (!strcmp(a, "--clip-heads")) {
             ok = sscanf(v, "%d,%d,%d", &ch[0], &ch[1], &ch[2]) == 3 && ch[0] > 0 && ch[1] > 0 && ch[2] > 0;
             mf.ccfg.text_heads = ch[0], mf.ccfg.vision_heads = ch[1], mf.ccfg.resampler_heads = ch[2];

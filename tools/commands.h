@@ -2,6 +2,8 @@
 #ifndef PC_TOOLS_COMMANDS_H
 #define PC_TOOLS_COMMANDS_H
 
+#include <stddef.h>
+
 typedef int (*pc_cmd_fn)(int argc, char **argv);
 
 typedef struct {
@@ -21,5 +23,11 @@ int pc_cmd_pose_pipeline(int argc, char **argv);  // cmd_pose_pipeline.c (called
 int pc_cmd_align(int argc, char **argv);
 int pc_cmd_interp(int argc, char **argv);
 int pc_cmd_devices(int argc, char **argv);
+
+// cli_util.c: 1 when s is a whole number / float in [lo, hi] (then *v is set), else 0.
+int pc_cli_parse_long(const char *s, long lo, long hi, long *v);
+int pc_cli_parse_double(const char *s, double lo, double hi, double *v);
+// A duration as "42s", "3m07s" or "2h05m09s".
+void pc_cli_fmt_time(char *b, size_t n, double s);
 
 #endif

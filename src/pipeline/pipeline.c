@@ -211,12 +211,44 @@ static void hash_sched(pc_hash *h, const pc_ddpm_config *s) {  // field by field
     pc_hash_i64(h, s->turning_step);
 }
 
-static pc_status hash_models(pc_hash *h, const char *const *files, int n, pc_error *err) {
+// The part of a diffusion stage's cache key that both stages share: sampler options, seed, schedule, head
+// sizes and the identity of the model files.
+static pc_status hash_diffusion(pc_hash *h, const run_t *r, int steps, double eta, int spacing, int64_t fs,
+                                const char *prompt, const pc_ddim_sample_opts *d, const pc_ddpm_config *sc,
+                                const char *const *files, int n, pc_error *err) {
+    pc_hash_i64(h, steps);
+    pc_hash_f64(h, eta);
+    pc_hash_i64(h, spacing);
+    pc_hash_i64(h, fs);
+    pc_hash_str(h, prompt);
+    hash_ddim(h, d);
+    pc_hash_i64(h, (int64_t)r->o->seed);
+    pc_hash_i64(h, r->o->diffusion_bf16);
+    hash_sched(h, sc);
+    pc_hash_i64(h, r->mf->ucfg.num_head_channels);
+    pc_hash_i64(h, r->mf->ccfg.text_heads * 1000000 + r->mf->ccfg.vision_heads * 1000 + r->mf->ccfg.resampler_heads);
     for (int i = 0; i < n; i++) {
         pc_status st = pc_hash_file_id(h, files[i], err);
         if (st != PC_OK) return st;
     }
     return PC_OK;
+}
+
+// 1 when dir holds the finished frames of a stage with this key (loaded into frames); else 0, frames zeroed.
+static int cached_frames(const run_t *r, const char *d, uint64_t key, pc_image *frames, int n, int W, int H) {
+    if (!r->dir[0] || !r->o->use_cache || !pc_stage_key_matches(d, key)) return 0;
+    pc_error e2;
+    if (pc_frames_load(frames, n, d, "frame", W, H, &e2) == PC_OK) return 1;
+    memset(frames, 0, sizeof(pc_image) * (size_t)n);
+    return 0;
+}
+
+// The folder of a stage about to be computed: created, its old key removed first (a crash leaves none).
+static pc_status fresh_stage_dir(const run_t *r, const char *d, pc_error *err) {
+    if (!r->dir[0]) return PC_OK;
+    pc_status st = pc_pipe_mkdir(d, err);
+    if (st == PC_OK) pc_stage_key_remove(d);
+    return st;
 }
 
 static float *u8_to_unit(const pc_image *img) {  // (3, H, W) in [-1, 1]: (u8 / 255 - 0.5) / 0.5
@@ -234,21 +266,12 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
     pc_hash h;
     pc_hash_init(&h);
     pc_hash_str(&h, "interp/1");
-    pc_hash_i64(&h, o->diffusion_bf16);
     pc_hash_bytes(&h, r->a.data, (size_t)r->a.w * r->a.h * 3);
     pc_hash_bytes(&h, r->b.data, (size_t)r->b.w * r->b.h * 3);
     pc_hash_i64(&h, o->interp.T);
-    pc_hash_i64(&h, o->interp.steps);
-    pc_hash_f64(&h, o->interp.eta);
-    pc_hash_i64(&h, o->interp.spacing);
-    pc_hash_i64(&h, o->interp.fs);
-    pc_hash_str(&h, o->interp.prompt);
-    hash_ddim(&h, &o->interp.ddim);
-    pc_hash_i64(&h, (int64_t)o->seed);
-    hash_sched(&h, &o->interp.sched);
-    pc_hash_i64(&h, r->mf->ucfg.num_head_channels);
-    pc_hash_i64(&h, r->mf->ccfg.text_heads * 1000000 + r->mf->ccfg.vision_heads * 1000 + r->mf->ccfg.resampler_heads);
-    pc_status st = hash_models(&h, r->mf->interp, r->mf->n_interp, err);
+    pc_status st = hash_diffusion(&h, r, o->interp.steps, o->interp.eta, o->interp.spacing, o->interp.fs,
+                                  o->interp.prompt, &o->interp.ddim, &o->interp.sched, r->mf->interp, r->mf->n_interp,
+                                  err);
     if (st != PC_OK) return st;
     r->key_interp = h.h;
     r->T = o->interp.T;
@@ -256,19 +279,12 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
     if (!r->interp) return pc_err(err, PC_ERR_MEMORY, "out of memory");
     char d[4200];
     sub_dir(d, sizeof(d), r, "interp");
-    if (r->dir[0] && o->use_cache && pc_stage_key_matches(d, r->key_interp)) {
-        pc_error e2;
-        if (pc_frames_load(r->interp, r->T, d, "frame", o->W, o->H, &e2) == PC_OK) {
-            stage_end(r, 1, "cached");
-            return PC_OK;
-        }
-        memset(r->interp, 0, sizeof(pc_image) * (size_t)r->T);
+    if (cached_frames(r, d, r->key_interp, r->interp, r->T, o->W, o->H)) {
+        stage_end(r, 1, "cached");
+        return PC_OK;
     }
-    if (r->dir[0]) {
-        st = pc_pipe_mkdir(d, err);
-        if (st != PC_OK) return st;
-        pc_stage_key_remove(d);
-    }
+    st = fresh_stage_dir(r, d, err);
+    if (st != PC_OK) return st;
     emit(r, "loading DynamiCrafter", 0, 0, 0);
     pc_diffusion_bundle bd;
     st = pc_diffusion_bundle_load(&bd, r->mf->interp, r->mf->n_interp, r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg,
@@ -395,11 +411,8 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
         free(r->cloud);
         r->cloud = NULL;
     }
-    if (r->dir[0]) {
-        st = pc_pipe_mkdir(d, err);
-        if (st != PC_OK) return st;
-        pc_stage_key_remove(d);
-    }
+    st = fresh_stage_dir(r, d, err);
+    if (st != PC_OK) return st;
     st = load_dust3r(r, err);
     if (st != PC_OK) return st;
     emit(r, "DUSt3R on 12 pairs of the 4 relay frames, then global alignment", 0, 0, 0);
@@ -541,25 +554,15 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     pc_hash h;
     pc_hash_init(&h);
     pc_hash_str(&h, "hvg/1");
-    pc_hash_i64(&h, o->diffusion_bf16);
     pc_hash_i64(&h, (int64_t)r->key_relay);
     pc_hash_i64(&h, o->traj.rot);
     pc_hash_i64(&h, o->traj.spacing);
     pc_hash_i64(&h, o->traj.n);
     pc_hash_i64(&h, o->traj.vc_quirks);
     pc_hash_i64(&h, vc_W * 100000 + vc_H);
-    pc_hash_i64(&h, o->vc.steps);
-    pc_hash_f64(&h, o->vc.eta);
-    pc_hash_i64(&h, o->vc.spacing);
-    pc_hash_i64(&h, o->vc.fs);
-    pc_hash_str(&h, o->vc.prompt);
     pc_hash_i64(&h, o->vc.cond_frame);
-    hash_ddim(&h, &o->vc.ddim);
-    pc_hash_i64(&h, (int64_t)o->seed);
-    hash_sched(&h, &o->vc.sched);
-    pc_hash_i64(&h, r->mf->ucfg.num_head_channels);
-    pc_hash_i64(&h, r->mf->ccfg.text_heads * 1000000 + r->mf->ccfg.vision_heads * 1000 + r->mf->ccfg.resampler_heads);
-    pc_status st = hash_models(&h, r->mf->vc, r->mf->n_vc, err);
+    pc_status st = hash_diffusion(&h, r, o->vc.steps, o->vc.eta, o->vc.spacing, o->vc.fs, o->vc.prompt, &o->vc.ddim,
+                                  &o->vc.sched, r->mf->vc, r->mf->n_vc, err);
     if (st != PC_OK) return st;
     r->key_hvg = h.h;
     const int n = r->Tv;
@@ -567,19 +570,12 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     if (!r->hvg) return pc_err(err, PC_ERR_MEMORY, "out of memory");
     char d[4200];
     sub_dir(d, sizeof(d), r, "hvg");
-    if (r->dir[0] && o->use_cache && pc_stage_key_matches(d, r->key_hvg)) {
-        pc_error e2;
-        if (pc_frames_load(r->hvg, n, d, "frame", vc_W, vc_H, &e2) == PC_OK) {
-            stage_end(r, 1, "cached");
-            return PC_OK;
-        }
-        memset(r->hvg, 0, sizeof(pc_image) * (size_t)n);
+    if (cached_frames(r, d, r->key_hvg, r->hvg, n, vc_W, vc_H)) {
+        stage_end(r, 1, "cached");
+        return PC_OK;
     }
-    if (r->dir[0]) {
-        st = pc_pipe_mkdir(d, err);
-        if (st != PC_OK) return st;
-        pc_stage_key_remove(d);
-    }
+    st = fresh_stage_dir(r, d, err);
+    if (st != PC_OK) return st;
     emit(r, "loading ViewCrafter", 0, 0, 0);
     pc_diffusion_bundle bd;
     st = pc_diffusion_bundle_load(&bd, r->mf->vc, r->mf->n_vc, r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg, 0.18215,
