@@ -2,7 +2,10 @@
 // deterministic random weights in memory: decode one 320x512 frame (latent 4x40x64) and encode one
 // 320x512 frame. Seconds, GFLOP/s, activation arena, peak RSS.
 //
-//   bench_vae [--threads N] [--runs R] [--small] [--decode-only | --encode-only]
+//   bench_vae [--threads N] [--runs R] [--small] [--decode-only | --encode-only] [--bf16]
+//
+// --bf16: the opt-in bf16 convolutions (pc_vae_set_compute(vae, PC_BF16)); the default is f32.
+// Timings are the best of R runs; the first run also sizes the activation arena (reported apart).
 //
 // PyTorch reference (shared/TARGETS.md, PyTorch 1.13, 2 threads, same machine kind): decode 9.9 s,
 // encode 4.3 s.
@@ -14,6 +17,7 @@
 
 #include "core/common.h"
 #include "core/gemm.h"
+#include "models/vae_internal.h"
 #include "posecrafter.h"
 
 static double cpu_sec(void) {  // process CPU time (all threads)
@@ -61,15 +65,16 @@ static int bench(const char *what, pc_vae *v, run_fn fn, float *out, const float
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, runs = 1, small = 0, do_dec = 1, do_enc = 1;
+    int threads = 2, runs = 1, small = 0, do_dec = 1, do_enc = 1, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--small")) small = 1;
         else if (!strcmp(argv[i], "--decode-only")) do_enc = 0;
         else if (!strcmp(argv[i], "--encode-only")) do_dec = 0;
+        else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else {
-            fprintf(stderr, "usage: bench_vae [--threads N] [--runs R] [--small] [--decode-only | --encode-only]\n");
+            fprintf(stderr, "usage: bench_vae [--threads N] [--runs R] [--small] [--decode-only | --encode-only] [--bf16]\n");
             return 2;
         }
     }
@@ -94,6 +99,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     double t_make = pc_time_sec() - t0;
+    if (bf16 && pc_vae_set_compute(v, PC_BF16) != PC_OK) {
+        fprintf(stderr, "cannot select bf16 convolutions\n");
+        return 1;
+    }
     const int64_t H = 320, W = 512, h = H / 8, w = W / 8;
     float *img = malloc(sizeof(float) * 3 * H * W), *z = malloc(sizeof(float) * 8 * h * w);
     float *out = malloc(sizeof(float) * 3 * H * W);
@@ -101,10 +110,10 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < 3 * H * W; i++) img[i] = sinf(0.001f * (float)i);
     for (int64_t i = 0; i < 4 * h * w; i++) z[i] = cosf(0.01f * (float)i);
     printf("bench_vae: %s KL-VAE, ch %d, ch_mult [%d %d %d %d], %d res blocks, %.1fM params, frame %lldx%lld, "
-           "%d threads, gemm %s\n",
+           "%d threads, gemm %s, convolutions %s\n",
            small ? "tiny (smoke)" : "DynamiCrafter-512", cfg.ch, cfg.ch_mult[0], cfg.ch_mult[1], cfg.ch_mult[2],
            cfg.ch_mult[3], cfg.num_res_blocks, (double)pc_vae_num_params(v) / 1e6, (long long)W, (long long)H, threads,
-           pc_gemm_isa());
+           pc_gemm_isa(), bf16 ? (pc_gemm_isa_supported(PC_GEMM_ISA_AVX512_BF16) ? "bf16 (opt-in)" : "f32 (no avx512_bf16)") : "f32");
     printf("| metric | value |\n|---|---|\n");
     printf("| weight generation | %.2f s |\n", t_make);
     int rc = 0;

@@ -81,6 +81,15 @@ void pc_vae_set_scale_factor(pc_vae *vae, double scale_factor);
 int64_t pc_vae_num_params(const pc_vae *vae);
 /* Spatial downsampling factor 2^(n_levels - 1) (8). */
 int pc_vae_downscale(const pc_vae *vae);
+/* Convolution precision: PC_F32 (the default, golden-matched) or the opt-in PC_BF16: every convolution's
+ * weights and inputs (Winograd-transformed ones for the 3x3 stride-1 layers) rounded to bf16 (nearest
+ * even), products accumulated in f32 (vdpbf16ps; on CPUs without AVX512_BF16 it computes in f32).
+ * GroupNorm, attention and the 1x1 attention projections stay f32. Not f32-exact: about 3 significant
+ * digits per conv (a random-weight VAE decode differs from f32 by ~3.5% normwise). PC_ERR_ARG for other
+ * dtypes. */
+pc_status pc_vae_set_compute(pc_vae *vae, pc_dtype dt);
+pc_dtype pc_vae_get_compute(const pc_vae *vae);
+
 /* Floating-point operations (multiply-add = 2) of the last encode / decode of one frame. */
 double pc_vae_last_flops(const pc_vae *vae);
 /* Activation arena bytes currently reserved. */

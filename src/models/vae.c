@@ -7,14 +7,19 @@
 // tensor shapes. Activations live in one arena: two "slots" of the largest activation (the current
 // tensor and the next one, ping-pong) plus per-block scratch above them, sized by a dry run of the same
 // code for the frame size at hand. No allocation happens inside a forward pass.
+#define _DEFAULT_SOURCE  // madvise(MADV_HUGEPAGE)
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "core/arena.h"
 #include "core/common.h"
+#include "core/conv_fast.h"
 #include "core/ops.h"
 #include "models/vae_internal.h"
 #include "nn/nn.h"
@@ -86,6 +91,7 @@ struct pc_vae {
     pc_nn_conv2d dec_conv_out;                  // (out_ch, ch * ch_mult[0], 3, 3)
 
     pc_arena arena;
+    pc_convf_prec prec;        // convolutions: f32 (default) or opt-in bf16 (pc_vae_set_compute)
     pc_vae_trace_fn trace;
     void *trace_ctx;
     double last_flops;
@@ -560,6 +566,12 @@ int64_t pc_vae_num_params(const pc_vae *v) { return v->n_params; }
 int pc_vae_downscale(const pc_vae *v) { return 1 << (v->cfg.n_levels - 1); }
 double pc_vae_last_flops(const pc_vae *v) { return v->last_flops; }
 size_t pc_vae_arena_bytes(const pc_vae *v) { return v->arena.size; }
+pc_status pc_vae_set_compute(pc_vae *v, pc_dtype dt) {
+    if (!v || (dt != PC_F32 && dt != PC_BF16)) return PC_ERR_ARG;
+    v->prec = dt == PC_BF16 ? PC_CONVF_BF16 : PC_CONVF_F32;
+    return PC_OK;
+}
+pc_dtype pc_vae_get_compute(const pc_vae *v) { return v->prec == PC_CONVF_BF16 ? PC_BF16 : PC_F32; }
 void pc_vae_set_trace(pc_vae *v, pc_vae_trace_fn fn, void *ctx) {
     v->trace = fn;
     v->trace_ctx = ctx;
@@ -595,28 +607,45 @@ static void run_trace(vae_run *r, const char *name, int64_t C, int64_t H, int64_
     r->v->trace(r->v->trace_ctx, name, r->slot[r->cur], 4, shape);
 }
 
-static void run_conv(vae_run *r, const pc_nn_conv2d *c, float *y, const float *x, int64_t H, int64_t W) {
-    int64_t OH = pc_nn_conv2d_out(c, H), OW = pc_nn_conv2d_out(c, W);
+// y = conv(up(x)) + bias (+ res): conv c on x (cin, H, W), nearest upsampling by `up` first, and `pad_br`
+// extra zero rows / columns at the bottom / right (Downsample's F.pad (0, 1, 0, 1)). core/conv_fast.h:
+// Winograd F(2x2, 3x3) for the 3x3 stride-1 layers (ResnetBlock convs, Upsample, conv_in/out where wide
+// enough), an implicit GEMM for the rest; no im2col matrix, no padded or upsampled copy of x.
+static void run_conv_ex(vae_run *r, const pc_nn_conv2d *c, float *y, const float *x, int64_t H, int64_t W, int64_t up,
+                        int64_t pad_br, const float *res) {
+    pc_convf_desc d = {c->cin, H, W, c->cout, c->k, c->stride, c->pad, c->pad, c->pad + pad_br, c->pad + pad_br, up};
+    int64_t OH, OW;
+    pc_convf_out_size(&d, &OH, &OW);
     r->flops += 2.0 * (double)c->cin * (double)c->cout * (double)(c->k * c->k) * (double)(OH * OW);
-    pc_nn_conv2d_forward(&r->ex, c, y, x, 1, H, W);
+    size_t mark = pc_arena_mark(r->ex.arena);
+    size_t wsb = pc_convf_workspace(&d, r->v->prec, pc_pool_size(r->ex.pool));
+    float *ws = pc_nn_alloc(&r->ex, (wsb + sizeof(float) - 1) / sizeof(float));
+    if (pc_nn_ok(&r->ex)) {
+        pc_status st = pc_convf(r->ex.pool, y, x, c->w, c->b, res, &d, r->v->prec, ws, wsb, r->ex.err);
+        if (st != PC_OK) pc_nn_fail(&r->ex, st);
+    }
+    pc_arena_reset(r->ex.arena, mark);
+}
+static void run_conv(vae_run *r, const pc_nn_conv2d *c, float *y, const float *x, int64_t H, int64_t W) {
+    run_conv_ex(r, c, y, x, H, W, 1, 0, NULL);
 }
 
 // ResnetBlock: h = conv1(silu(gn1(x))); h = conv2(silu(gn2(h))); out = shortcut(x) + h.
+// The shortcut (x or nin_shortcut(x)) is written first and conv2 accumulates onto it: no extra add pass.
 static void run_resblock(vae_run *r, const vae_resblock *b, int64_t H, int64_t W) {
     const int64_t HW = H * W;
     const float *x = r->slot[r->cur];
     float *out = run_next(r, (size_t)(b->cout * HW));
     size_t mark = pc_arena_mark(r->ex.arena);
-    float *s1 = pc_nn_alloc(&r->ex, (size_t)((b->cin > b->cout ? b->cin : b->cout) * HW));
-    if (pc_nn_ok(&r->ex)) pc_group_norm(r->ex.pool, s1, x, b->n1w, b->n1b, 1, b->cin, HW, VAE_GROUPS, VAE_EPS, 1);
-    run_conv(r, &b->conv1, out, s1, H, W);
-    if (pc_nn_ok(&r->ex)) pc_group_norm(r->ex.pool, out, out, b->n2w, b->n2b, 1, b->cout, HW, VAE_GROUPS, VAE_EPS, 1);
-    run_conv(r, &b->conv2, s1, out, H, W);
+    float *t = pc_nn_alloc(&r->ex, (size_t)((b->cin > b->cout ? b->cin : b->cout) * HW));
+    if (pc_nn_ok(&r->ex)) pc_group_norm(r->ex.pool, t, x, b->n1w, b->n1b, 1, b->cin, HW, VAE_GROUPS, VAE_EPS, 1);
+    run_conv(r, &b->conv1, out, t, H, W);
+    if (pc_nn_ok(&r->ex)) pc_group_norm(r->ex.pool, t, out, b->n2w, b->n2b, 1, b->cout, HW, VAE_GROUPS, VAE_EPS, 1);
     if (b->has_nin) {
         run_conv(r, &b->nin, out, x, H, W);
-        if (pc_nn_ok(&r->ex)) pc_add(r->ex.pool, out, out, s1, b->cout * HW);
-    } else if (pc_nn_ok(&r->ex)) {
-        pc_add(r->ex.pool, out, x, s1, b->cout * HW);
+        run_conv_ex(r, &b->conv2, out, t, H, W, 1, 0, out);
+    } else {
+        run_conv_ex(r, &b->conv2, out, t, H, W, 1, 0, x);
     }
     pc_arena_reset(r->ex.arena, mark);
     run_swap(r);
@@ -659,25 +688,9 @@ static void run_attn(vae_run *r, const vae_attn *a, int64_t H, int64_t W) {
 
 // Downsample (with_conv): F.pad(x, (0, 1, 0, 1)) then 3x3 stride-2 conv without padding.
 static void run_downsample(vae_run *r, const pc_nn_conv2d *c, int64_t C, int64_t *H, int64_t *W) {
-    const int64_t PH = *H + 1, PW = *W + 1;
-    const int64_t OH = pc_nn_conv2d_out(c, PH), OW = pc_nn_conv2d_out(c, PW);
-    const float *x = r->slot[r->cur];
+    const int64_t OH = pc_nn_conv2d_out(c, *H + 1), OW = pc_nn_conv2d_out(c, *W + 1);
     float *out = run_next(r, (size_t)(C * OH * OW));
-    size_t mark = pc_arena_mark(r->ex.arena);
-    float *p = pc_nn_alloc(&r->ex, (size_t)(C * PH * PW));  // (C, H+1, W+1)
-    if (pc_nn_ok(&r->ex)) {
-        for (int64_t ch = 0; ch < C; ch++) {
-            float *dst = p + ch * PH * PW;
-            const float *src = x + ch * *H * *W;
-            for (int64_t i = 0; i < *H; i++) {
-                memcpy(dst + i * PW, src + i * *W, (size_t)*W * sizeof(float));
-                dst[i * PW + *W] = 0.0f;
-            }
-            memset(dst + *H * PW, 0, (size_t)PW * sizeof(float));
-        }
-    }
-    run_conv(r, c, out, p, PH, PW);
-    pc_arena_reset(r->ex.arena, mark);
+    run_conv_ex(r, c, out, r->slot[r->cur], *H, *W, 1, 1, NULL);
     run_swap(r);
     *H = OH;
     *W = OW;
@@ -686,13 +699,8 @@ static void run_downsample(vae_run *r, const pc_nn_conv2d *c, int64_t C, int64_t
 // Upsample (with_conv): F.interpolate(scale_factor=2, mode='nearest') then 3x3 conv, padding 1.
 static void run_upsample(vae_run *r, const pc_nn_conv2d *c, int64_t C, int64_t *H, int64_t *W) {
     const int64_t OH = 2 * *H, OW = 2 * *W;
-    const float *x = r->slot[r->cur];
     float *out = run_next(r, (size_t)(C * OH * OW));
-    size_t mark = pc_arena_mark(r->ex.arena);
-    float *u = pc_nn_alloc(&r->ex, (size_t)(C * OH * OW));
-    if (pc_nn_ok(&r->ex)) pc_upsample_nearest(r->ex.pool, u, x, C, *H, *W, OH, OW, 2.0, 2.0);
-    run_conv(r, c, out, u, OH, OW);
-    pc_arena_reset(r->ex.arena, mark);
+    run_conv_ex(r, c, out, r->slot[r->cur], *H, *W, 2, 0, NULL);
     run_swap(r);
     *H = OH;
     *W = OW;
@@ -789,6 +797,18 @@ static void gather(float *dst, const float *src, int64_t C, int64_t HW, int64_t 
 
 typedef enum { RUN_ENCODE = 0, RUN_DECODE = 1 } run_kind;
 
+// Ask for transparent huge pages on the activation arena (Linux, THP in "madvise" mode): the convolution
+// packers read one row per input channel, rows H*W floats apart, and with 4 KiB pages nearly every one
+// of those reads also misses the TLB. A hint only; failure is harmless.
+static void arena_advise_huge(pc_arena *a) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    uintptr_t b = ((uintptr_t)a->base + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)a->base + a->size) & ~(uintptr_t)4095;
+    if (e > b) (void)madvise((void *)b, e - b, MADV_HUGEPAGE);
+#else
+    (void)a;
+#endif
+}
+
 // Dry-run the pass for this frame size, make sure the arena fits, then run it for real with the input
 // copied into the first slot. On success the result is in r->slot[r->cur].
 static pc_status run_pass(pc_vae *v, vae_run *r, run_kind kind, const float *in, int64_t in_C, int64_t in_cs,
@@ -810,6 +830,7 @@ static pc_status run_pass(pc_vae *v, vae_run *r, run_kind kind, const float *in,
         pc_arena_free(&v->arena);
         pc_status st = pc_arena_init(&v->arena, need, err);
         if (st != PC_OK) return st;
+        arena_advise_huge(&v->arena);
     }
     pc_arena_reset(&v->arena, 0);
     memset(r, 0, sizeof(*r));

@@ -12,6 +12,7 @@
 typedef void (*pc_vae_trace_fn)(void *ctx, const char *name, const float *data, int ndim, const int64_t *shape);
 void pc_vae_set_trace(pc_vae *vae, pc_vae_trace_fn fn, void *ctx);
 
+
 // Build from a tensor source (get/find by full key = prefix + upstream name). The source must outlive
 // the model. Used by the loaders and by tests that hide or reshape keys.
 pc_status pc_vae_create_from_source(pc_vae **vae, pc_nn_get_fn get, pc_nn_find_fn find, void *ctx,
