@@ -38,7 +38,8 @@ static void usage(FILE *f) {
             "  --frames T       video length (16)        --size WxH   frame size (512x320)\n"
             "  --fit pad|cover  pad: upstream Resize(short side)+CenterCrop (black bars on 4:3); cover: fill\n"
             "  --threads N      worker threads (default: all CPUs)\n"
-            "  --bf16           GEMMs with bf16 operands (faster on AVX512_BF16 CPUs; not f32-exact)\n"
+            "  --bf16           GEMMs and VAE convolutions with bf16 operands (faster on AVX512_BF16 CPUs;\n"
+            "                   not f32-exact)\n"
             "  --head-channels N (64), --clip-heads T,V,R (16,16,12): head sizes for non-standard models\n");
 }
 
@@ -349,6 +350,8 @@ int pc_cmd_interp(int argc, char **argv) {
     if (st == PC_OK) pc_pool_set_gemm_bf16(pool, bf16);
     if (st == PC_OK)
         st = pc_diffusion_bundle_load(&bd, models, nmodels, vocab, &ucfg, &ccfg, scale_factor, pool, &err);
+    if (st == PC_OK && bf16 && pc_vae_set_compute(bd.m.vae, PC_BF16) != PC_OK)
+        st = pc_err(&err, PC_ERR_UNSUPPORTED, "VAE: bf16 compute refused");
     pc_interp_models m = bd.m;
     if (st == PC_OK) {
         const int64_t q = pc_clip_resampler_queries(m.clip);

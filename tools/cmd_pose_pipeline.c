@@ -37,7 +37,8 @@ static void usage(FILE *f) {
             "                      poses over the whole relay path; per-segment: N per relay pair, ViewCrafter's layout)\n"
             "  --size WxH (512x320) interpolation size   --vc-size WxH (from --viewcrafter)   --fit cover|pad\n"
             "  --prompt S          interpolation prompt (\"\")\n"
-            "  --bf16              diffusion GEMMs with bf16 operands (faster on AVX512_BF16 CPUs; not f32-exact)\n"
+            "  --bf16              diffusion GEMMs and VAE convolutions with bf16 operands (faster on AVX512_BF16\n"
+            "                      CPUs; not f32-exact)\n"
             "reconstruction:\n"
             "  --dust3r-size N (512)   --niter N (300)   --threads N (all CPUs)\n"
             "  --device auto|cpu|cuda  where DUSt3R runs (auto: a CUDA GPU when present); diffusion runs on the CPU\n",

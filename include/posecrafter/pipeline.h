@@ -143,8 +143,9 @@ typedef struct pc_pipeline_opts {
     pc_traj_opts traj;         /* SLERP, 25 poses over the whole path */
     pc_viewcrafter_opts vc;    /* 50 steps, cfg 7.5, fs 10, "Rotating view of a scene" */
     int hvg;                   /* 1; 0 = --no-hvg (DynamiCrafter frames are the candidates) */
-    int diffusion_bf16;        /* 0; 1 = the two diffusion stages run their GEMMs with bf16 operands
-                                  (pc_pool_set_gemm_bf16: faster on AVX512_BF16 CPUs, not f32-exact) */
+    int diffusion_bf16;        /* 0; 1 = the two diffusion stages run their GEMMs (pc_pool_set_gemm_bf16) and
+                                  VAE convolutions (pc_vae_set_compute) with bf16 operands: faster on
+                                  AVX512_BF16 CPUs, not f32-exact */
     /* selection */
     pc_selector selector;
     int k;                     /* 6 */

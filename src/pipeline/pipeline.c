@@ -300,6 +300,8 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
     if (!xa || !xb || !video) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %d frames", r->T);
     const int bf16_was = pc_pool_gemm_bf16(r->pool);
     pc_pool_set_gemm_bf16(r->pool, o->diffusion_bf16 || bf16_was);
+    if (st == PC_OK && o->diffusion_bf16 && pc_vae_set_compute(bd.m.vae, PC_BF16) != PC_OK)
+        st = pc_err(err, PC_ERR_UNSUPPORTED, "VAE: bf16 compute refused");
     if (st == PC_OK) st = pc_interp_run(&bd.m, &io, video, xa, xb, o->H, o->W, NULL, err);
     pc_pool_set_gemm_bf16(r->pool, bf16_was);
     pc_diffusion_bundle_free(&bd);
@@ -589,6 +591,8 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     float *out = (float *)malloc(3 * fsz * (size_t)seg * sizeof(float));  // (3, seg, H, W)
     pc_image *clip = (pc_image *)calloc((size_t)seg, sizeof(pc_image));
     if (!in || !out || !clip) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %d frames of %dx%d", seg, vc_W, vc_H);
+    if (st == PC_OK && o->diffusion_bf16 && pc_vae_set_compute(bd.m.vae, PC_BF16) != PC_OK)
+        st = pc_err(err, PC_ERR_UNSUPPORTED, "VAE: bf16 compute refused");
     pc_viewcrafter_opts vo = o->vc;
     vo.ddim.seed = o->seed;
     vo.ddim.on_step = on_ddim_step;
