@@ -182,7 +182,7 @@ static pc_status yaml_load(yaml_ctx *c, const char *path, pc_error *err) {
                 st = pc_err(err, PC_ERR_UNSUPPORTED, "config %s:%d: %s: %s", path, lineno, full,
                             c->msg[0] ? c->msg : "bad value");
         } else {
-            snprintf(keys[depth], sizeof(keys[0]), "%s", key);
+            memcpy(keys[depth], key, strlen(key) + 1);  // strlen(key) < sizeof(keys[0]): checked above
             indent[depth++] = ind;
         }
     }

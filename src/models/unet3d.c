@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/conv_fast.h"
 #include "core/gemm.h"
 #include "core/ops.h"
 
@@ -653,10 +654,227 @@ static void lin_acc(u_run *r, const pc_nn_linear *l, float *y, const float *x, i
     pc_gemm(r->ex.pool, y, l->out, pc_mat_f32(x, l->in, 0), W, M, l->out, l->in, 1.0f, 1.0f, l->b);
 }
 
-static void conv(u_run *r, const pc_nn_conv2d *c, float *y, const float *x, int64_t N, int64_t H, int64_t W) {
-    int64_t OH = pc_nn_conv2d_out(c, H), OW = pc_nn_conv2d_out(c, W);
+// Frames tiled into one large image for the stride-1 "same" convs: pc_convf's panels never cross an output
+// row, so narrow frames (the UNet's deeper levels) waste most of each 32-wide panel, and the Winograd weight
+// transform runs once per call. Frame (a, b) of a Gr x Gc grid sits at rows a*(H+pad), columns b*(W+pad) of
+// xs (cin, Gr*(H+pad), Gc*(W+pad)); the pad rows / columns between frames are zero, so every frame sees its
+// own zero padding. Output frame (a, b) is at rows a*(H+pad)*up, columns b*(W+pad)*up of ys; the separator
+// outputs are computed and dropped.
+typedef struct grid_ctx {
+    float *xs;        // stacked (C, HS, WS)
+    float *y;         // unstack: (n, C, OH, OW)
+    const float *x;   // stack: (n, C, H, W); unstack: NULL
+    const float *bias, *res;  // unstack: bias (n, C) or NULL, res like y or NULL
+    int64_t n, C, H, W, Gc, PH, PW, HS, WS;  // frame (H, W) at rows a*PH, cols b*PW
+} grid_ctx;
+
+static void stack_task(void *vctx, int ith, int nth) {  // xs (C, HS, WS) <- x (n, C, H, W), zeros elsewhere
+    grid_ctx *c = (grid_ctx *)vctx;
+    int64_t c0, c1, HW = c->H * c->W;
+    pc_split_range(c->C, ith, nth, &c0, &c1);
+    for (int64_t ci = c0; ci < c1; ci++) {
+        float *d = c->xs + ci * c->HS * c->WS;
+        memset(d, 0, (size_t)(c->HS * c->WS) * sizeof(float));
+        for (int64_t g = 0; g < c->n; g++) {
+            const float *src = c->x + (g * c->C + ci) * HW;
+            float *dg = d + (g / c->Gc) * c->PH * c->WS + (g % c->Gc) * c->PW;
+            for (int64_t h = 0; h < c->H; h++) memcpy(dg + h * c->WS, src + h * c->W, (size_t)c->W * sizeof(float));
+        }
+    }
+}
+
+static void unstack_task(void *vctx, int ith, int nth) {  // y (n, C, H, W) <- ys (C, HS, WS) + bias + res
+    grid_ctx *c = (grid_ctx *)vctx;
+    int64_t r0, r1, HW = c->H * c->W;
+    pc_split_range(c->n * c->C, ith, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++) {  // r = (g, co)
+        int64_t g = r / c->C, co = r % c->C;
+        const float *s = c->xs + co * c->HS * c->WS + (g / c->Gc) * c->PH * c->WS + (g % c->Gc) * c->PW;
+        float *d = c->y + r * HW;
+        const float *rs = c->res ? c->res + r * HW : NULL;
+        float bv = c->bias ? c->bias[r] : 0.0f;
+        for (int64_t h = 0; h < c->H; h++) {
+            const float *sh = s + h * c->WS;
+            float *dh = d + h * c->W;
+            if (rs)
+                for (int64_t j = 0; j < c->W; j++) dh[j] = sh[j] + bv + rs[h * c->W + j];
+            else
+                for (int64_t j = 0; j < c->W; j++) dh[j] = sh[j] + bv;
+        }
+    }
+}
+
+static void convf_run(u_run *r, const pc_convf_desc *d, pc_wt w, float *y, const float *x, const float *bias,
+                      const float *res, pc_convf_prec prec, void *ws, size_t wsb) {
+    if (!ok(r)) return;
+    pc_status st = pc_convf(r->ex.pool, y, x, w, bias, res, d, prec, ws, wsb, r->ex.err);
+    if (st != PC_OK) pc_nn_fail(&r->ex, st);
+}
+
+typedef struct fin_ctx {
+    float *y;
+    const float *o, *bias, *cb, *res;  // bias (N / fpb, C) or NULL (then cb (C) or NULL); res NULL or like y
+    int64_t N, C, HW, fpb;
+} fin_ctx;
+
+static void finish_task(void *vctx, int ith, int nth) {  // y = o + bias + res, any of o / res may be y
+    fin_ctx *c = (fin_ctx *)vctx;
+    int64_t r0, r1;
+    pc_split_range(c->N * c->C, ith, nth, &r0, &r1);
+    for (int64_t r = r0; r < r1; r++) {  // r = (f, co)
+        int64_t f = r / c->C, co = r % c->C;
+        float bv = c->bias ? c->bias[(f / c->fpb) * c->C + co] : c->cb ? c->cb[co] : 0.0f;
+        const float *o = c->o + r * c->HW, *rs = c->res ? c->res + r * c->HW : NULL;
+        float *d = c->y + r * c->HW;
+        if (rs)
+            for (int64_t j = 0; j < c->HW; j++) d[j] = o[j] + bv + rs[j];
+        else
+            for (int64_t j = 0; j < c->HW; j++) d[j] = o[j] + bv;
+    }
+}
+
+// The im2col + pc_gemm convolution (core/ops.h pc_conv2d, all frames side by side in one GEMM) with conv_ex's
+// bias / res semantics (up 1 only): better than pc_convf for small frames, where pc_convf's per-call weight
+// transform / packing outweighs the GEMM, and for the stride-2 and narrow-channel layers.
+static void conv_im2col(u_run *r, const pc_nn_conv2d *c, float *y, const float *x, int64_t N, int64_t H, int64_t W,
+                        const float *bias, int64_t fpb, const float *res, int64_t OHW) {
+    pc_conv2d_desc d = pc_conv2d_make(N, c->cin, H, W, c->cout, c->k, c->k, c->stride, c->pad, c->pad);
+    size_t wsb = pc_conv2d_workspace(&d);
+    float *ws = wsb ? pc_nn_alloc(&r->ex, (wsb + sizeof(float) - 1) / sizeof(float)) : NULL;
+    int fuse = bias || res;
+    float *o = res == y ? pc_nn_alloc(&r->ex, (size_t)(N * c->cout * OHW)) : y;  // (N, cout, OHW)
+    if (!ok(r)) return;
+    pc_status st = pc_conv2d(r->ex.pool, o, x, c->w, fuse ? NULL : c->b, &d, ws, wsb, r->ex.err);
+    if (st != PC_OK) {
+        pc_nn_fail(&r->ex, st);
+        return;
+    }
+    if (fuse) {
+        fin_ctx fc = {y, o, bias, c->b, res, N, c->cout, OHW, fpb};
+        pc_pool_run(r->ex.pool, finish_task, &fc);
+    }
+}
+
+// dst (n) = w as float32: pc_convf's Winograd weight transform has a vector path for f32 weights only.
+typedef struct cvt_ctx {
+    float *dst;
+    pc_wt w;
+    int64_t n;
+} cvt_ctx;
+
+static void cvt_task(void *vctx, int ith, int nth) {
+    cvt_ctx *c = (cvt_ctx *)vctx;
+    int64_t i0, i1;
+    pc_split_range(c->n, ith, nth, &i0, &i1);
+    if (c->w.dtype == PC_BF16) {  // bf16 -> f32 is exact: the high half of the f32 bits
+        const uint16_t *s = (const uint16_t *)c->w.data;
+        for (int64_t i = i0; i < i1; i++) {
+            uint32_t u = (uint32_t)s[i] << 16;
+            memcpy(c->dst + i, &u, sizeof(u));
+        }
+    } else {
+        for (int64_t i = i0; i < i1; i++) c->dst[i] = pc_wt_get(c->w, i);
+    }
+}
+
+// Columns per output row that pc_convf computes for a stacked width of gc frames: 32-wide panels, of
+// 2-column Winograd tiles (3x3 layers with >= 16 channels) or of output pixels.
+static int64_t grid_cols(const pc_nn_conv2d *c, int64_t W, int64_t up, int64_t gc) {
+    int64_t ow = (gc * (W + c->pad) - c->pad) * up;
+    int wino = c->k == 3 && c->cin >= 16 && c->cout >= 16;
+    return wino ? (ow + 63) / 64 * 64 : (ow + 31) / 32 * 32;
+}
+
+// y (N, cout, OH, OW) = conv(up(x)) + bias + res through core/conv_fast.h (Winograd F(2x2, 3x3) for the 3x3
+// stride-1 layers, implicit GEMM otherwise; no im2col matrix, no upsampled copy). x (N, cin, H, W); up: nearest
+// upsampling folded into the conv (Upsample), 1 = none. bias: NULL = the conv's own; else (N / fpb, cout),
+// frame f takes row f / fpb (conv bias + time embedding fused). res: NULL or (N, cout, OH, OW), may be y.
+// Precision follows the pool's GEMM switch (pc_pool_gemm_bf16). Stride-1 "same" convs run on a grid of frames
+// (grid from the sizes only: same result for any thread count), 1x1 convs as one row per frame, the others
+// frame by frame.
+static void conv_ex(u_run *r, const pc_nn_conv2d *c, float *y, const float *x, int64_t N, int64_t H, int64_t W,
+                    int64_t up, const float *bias, int64_t fpb, const float *res) {
+    pc_convf_desc d = pc_convf_make(c->cin, H, W, c->cout, c->k, c->stride, c->pad);
+    d.up = up;
+    int64_t OH, OW;
+    pc_convf_out_size(&d, &OH, &OW);
     r->flops += 2.0 * (double)N * (double)OH * (double)OW * (double)c->cout * (double)c->cin * (double)(c->k * c->k);
-    pc_nn_conv2d_forward(&r->ex, c, y, x, N, H, W);
+    pc_convf_prec prec = pc_pool_gemm_bf16(r->ex.pool) ? PC_CONVF_BF16 : PC_CONVF_F32;
+    size_t mark = pc_arena_mark(r->ex.arena);
+    int64_t xs = c->cin * H * W, ys = c->cout * OH * OW;
+    int64_t Gc = 1, Gr = 1;
+    int same = c->stride == 1 && c->pad >= 1 && c->k == 2 * c->pad + 1;
+    // pc_convf where it wins (measured per layer on the DynamiCrafter-512 shapes, bench_unet): Winograd layers
+    // with >= 128 output pixels per frame, 1x1 convs with >= 512, and every Upsample conv (no upsampled copy);
+    // im2col + GEMM (all frames in one GEMM, weights packed once) for the rest: the 5x8 level, the stride-2
+    // Downsample convs, conv_in (8 channels)
+    int wino = c->k == 3 && c->stride == 1 && c->pad == 1 && c->cin >= 16 && c->cout >= 16;
+    int pw = c->k == 1 && c->stride == 1 && c->pad == 0;
+    if (up == 1 && !(wino && OH * OW >= 128) && !(pw && OH * OW >= 512)) {
+        conv_im2col(r, c, y, x, N, H, W, bias, fpb, res, OH * OW);
+        pc_arena_reset(r->ex.arena, mark);
+        return;
+    }
+    if (same) {
+        // columns: fewest computed panel columns over all frames (ceil(N / gc) rows of gc frames), ties to wider
+        int64_t best = -1;
+        for (int64_t gc = 1; gc <= N && gc * (W + c->pad) * up <= 4096; gc++) {
+            int64_t cost = (N + gc - 1) / gc * grid_cols(c, W, up, gc);
+            if (best < 0 || cost <= best) best = cost, Gc = gc;
+        }
+        // rows: as many as fit 32 MiB per stacked buffer
+        int64_t PH = H + c->pad, PW = W + c->pad;
+        int64_t per = PC_MAX(c->cin * PH * (Gc * PW), c->cout * PH * up * up * (Gc * PW));  // floats per grid row
+        Gr = PC_MIN((N + Gc - 1) / Gc, PC_MAX((int64_t)1, ((int64_t)8 << 20) / per));
+    }
+    pc_wt wt = c->w;
+    if (wino && wt.dtype != PC_F32) {  // f16 / bf16 weights: one f32 copy per call, for the vector transform
+        float *wf = pc_nn_alloc(&r->ex, (size_t)(c->cout * c->cin * 9));  // (cout, cin, 3, 3)
+        cvt_ctx cc = {wf, wt, c->cout * c->cin * 9};
+        if (ok(r)) pc_pool_run(r->ex.pool, cvt_task, &cc);
+        wt = pc_wt_f32(wf);
+    }
+    if (same && Gr * Gc > 1) {
+        int64_t PH = H + c->pad, PW = W + c->pad, HS = Gr * PH - c->pad, WS = Gc * PW - c->pad, G = Gr * Gc;
+        pc_convf_desc ds = pc_convf_make(c->cin, HS, WS, c->cout, c->k, 1, c->pad);
+        ds.up = up;
+        size_t wsb = pc_convf_workspace(&ds, prec, pc_pool_size(r->ex.pool));
+        float *ws = pc_nn_alloc(&r->ex, (wsb + sizeof(float) - 1) / sizeof(float));
+        float *xst = pc_nn_alloc(&r->ex, (size_t)(c->cin * HS * WS));            // (cin, HS, WS)
+        float *yst = pc_nn_alloc(&r->ex, (size_t)(c->cout * HS * up * WS * up));  // (cout, HS up, WS up)
+        float *bb = pc_nn_alloc(&r->ex, (size_t)(G * c->cout));                   // (G, cout)
+        for (int64_t f0 = 0; f0 < N && ok(r); f0 += G) {
+            int64_t n = PC_MIN(G, N - f0), hs = (n + Gc - 1) / Gc * PH - c->pad;  // fewer rows for a last, partial grid
+            grid_ctx sc = {xst, NULL, x + f0 * xs, NULL, NULL, n, c->cin, H, W, Gc, PH, PW, hs, WS};
+            pc_pool_run(r->ex.pool, stack_task, &sc);
+            ds.H = hs;
+            convf_run(r, &ds, wt, yst, xst, NULL, NULL, prec, ws, wsb);
+            const float *bp = NULL;
+            if (bias || c->b) {
+                for (int64_t i = 0; i < n; i++)
+                    memcpy(bb + i * c->cout, bias ? bias + ((f0 + i) / fpb) * c->cout : c->b, (size_t)c->cout * sizeof(float));
+                bp = bb;
+            }
+            grid_ctx uc = {yst, y + f0 * ys, NULL, bp, res ? res + f0 * ys : NULL, n, c->cout, OH, OW, Gc, PH * up, PW * up,
+                           hs * up, WS * up};
+            if (ok(r)) pc_pool_run(r->ex.pool, unstack_task, &uc);
+        }
+    } else {
+        if (c->k == 1 && c->stride == 1 && c->pad == 0 && up == 1) {  // 1x1: each frame as one row of H*W pixels
+            d.H = 1;
+            d.W = H * W;
+        }
+        size_t wsb = pc_convf_workspace(&d, prec, pc_pool_size(r->ex.pool));
+        float *ws = pc_nn_alloc(&r->ex, (wsb + sizeof(float) - 1) / sizeof(float));
+        for (int64_t f = 0; f < N; f++)
+            convf_run(r, &d, wt, y + f * ys, x + f * xs, bias ? bias + (f / fpb) * c->cout : c->b,
+                      res ? res + f * ys : NULL, prec, ws, wsb);
+    }
+    pc_arena_reset(r->ex.arena, mark);
+}
+
+static void conv(u_run *r, const pc_nn_conv2d *c, float *y, const float *x, int64_t N, int64_t H, int64_t W) {
+    conv_ex(r, c, y, x, N, H, W, 1, NULL, 1, NULL);
 }
 
 static void attend(u_run *r, pc_attn_view o, pc_attn_view q, pc_attn_view k, pc_attn_view v, int64_t nb, int64_t H,
@@ -837,18 +1055,18 @@ static void res_forward(u_run *r, const u_res *res, float *y, const float *x, in
     float *h = pc_nn_alloc(&r->ex, (size_t)(N * Co * HW));
     float *eo = pc_nn_alloc(&r->ex, (size_t)(r->B * Co));
     if (ok(r)) pc_group_norm(r->ex.pool, hn, x, res->gn1_w, res->gn1_b, N, Ci, HW, 32, 1e-5f, 1);
-    conv(r, &res->conv1, h, hn, N, H, W);
+    // conv1's bias and the time embedding (emb_layers) fused into one per-batch bias: h = conv1(hn) + b + e[b]
     lin(r, &res->emb, eo, r->emb_silu, r->B);
-    if (ok(r))
-        for (int64_t b = 0; b < r->B; b++)
-            pc_add_channel_bias(r->ex.pool, h + b * r->T * Co * HW, eo + b * Co, r->T, Co, HW);
+    if (ok(r) && res->conv1.b)
+        for (int64_t b = 0; b < r->B; b++) pc_add(NULL, eo + b * Co, eo + b * Co, res->conv1.b, Co);
+    conv_ex(r, &res->conv1, h, hn, N, H, W, 1, eo, r->T, NULL);
     if (ok(r)) pc_group_norm(r->ex.pool, hn, h, res->gn2_w, res->gn2_b, N, Co, HW, 32, 1e-5f, 1);
-    conv(r, &res->conv2, y, hn, N, H, W);
+    // out = skip(x) + conv2(hn): the skip path is written (or read) first, conv2 accumulates onto it
     if (res->has_skip) {
-        conv(r, &res->skip, h, x, N, H, W);
-        if (ok(r)) pc_add(r->ex.pool, y, y, h, N * Co * HW);
-    } else if (ok(r)) {
-        pc_add(r->ex.pool, y, y, x, N * Co * HW);
+        conv(r, &res->skip, y, x, N, H, W);
+        conv_ex(r, &res->conv2, y, hn, N, H, W, 1, NULL, 1, y);
+    } else {
+        conv_ex(r, &res->conv2, y, hn, N, H, W, 1, NULL, 1, x);
     }
     pc_arena_reset(r->ex.arena, mark);
     if (res->has_tconv) tconv_forward(r, res, y, HW);
@@ -891,14 +1109,7 @@ static void block_forward(u_run *r, const u_block *blk, float *dst, const float 
         case L_RES: res_forward(r, &L->res, y, cur, *H, *W); break;
         case L_CONV:
         case L_DOWN: conv(r, &L->conv, y, cur, N, *H, *W); break;
-        case L_UP: {
-            size_t m2 = pc_arena_mark(r->ex.arena);
-            float *up = pc_nn_alloc(&r->ex, (size_t)(N * *C * h2 * w2));
-            if (ok(r)) pc_upsample_nearest(r->ex.pool, up, cur, N * *C, *H, *W, h2, w2, 2.0, 2.0);
-            conv(r, &L->conv, y, up, N, h2, w2);
-            pc_arena_reset(r->ex.arena, m2);
-            break;
-        }
+        case L_UP: conv_ex(r, &L->conv, y, cur, N, *H, *W, 2, NULL, 1, NULL); break;  // 2x nearest folded in
         default: break;
         }
         *C = c2;
