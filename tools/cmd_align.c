@@ -27,6 +27,7 @@
 
 #include "commands.h"
 #include "core/common.h"
+#include "pipeline/pipeline_internal.h"
 #include "posecrafter.h"
 
 static void align_usage(FILE *f) {
@@ -46,6 +47,17 @@ static int load_npy(pc_tensor *t, const char *dir, const char *name, pc_error *e
     return pc_npy_load(t, path, err) != PC_OK;
 }
 
+// The command's alignment options on top of dust3r's defaults.
+static pc_align_opts align_opts(int niter, double lr, const char *sched, double min_conf) {
+    pc_align_opts o;
+    pc_align_opts_default(&o);
+    o.niter = niter;
+    o.lr = lr;
+    o.schedule = strcmp(sched, "linear") ? PC_ALIGN_COSINE : PC_ALIGN_LINEAR;
+    o.min_conf_thr = (float)min_conf;
+    return o;
+}
+
 // Shared by --pairs and --model: global alignment (or PairViewer) and the writers.
 static int run_align(int N, int *hs, int *ws, pc_align_edge *edges, int n_use, const char *const *names,
                      const uint8_t *const *rgb, int niter, double lr, const char *sched, double min_conf, int threads,
@@ -58,12 +70,7 @@ static int run_align(int N, int *hs, int *ws, pc_align_edge *edges, int n_use, c
     float **pts = NULL;
     uint8_t **masks = NULL;
     pc_align_input in = {N, hs, ws, n_use, edges};
-    pc_align_opts o;
-    pc_align_opts_default(&o);
-    o.niter = niter;
-    o.lr = lr;
-    o.schedule = strcmp(sched, "linear") ? PC_ALIGN_COSINE : PC_ALIGN_LINEAR;
-    o.min_conf_thr = (float)min_conf;
+    const pc_align_opts o = align_opts(niter, lr, sched, min_conf);
     if (pc_pool_create(&pool, threads, &err)) {
         fprintf(stderr, "align: %s\n", err.msg);
         goto done;
@@ -133,34 +140,24 @@ done:
     return rc;
 }
 
-// --model: DUSt3R on the pairs of the scene graph (dust3r: make_pairs + inference), then the alignment.
+// --model: DUSt3R on the pairs of the scene graph (dust3r: make_pairs + inference), then the alignment and
+// the writers: the pipeline's reconstruction step (src/pipeline/recon.c) with this command's options.
 static int align_from_model(const char *model, const char **paths, int n, int size, const char *graph, int niter,
                             double lr, const char *sched, double min_conf, int threads, const char *out,
                             const char *device) {
     pc_error err;
-    int rc = 1, np = 0;
+    int rc = 1;
     pc_pool *pool = NULL;
     pc_dust3r *net = NULL;
-    pc_image *u8 = NULL;
-    pc_tensor *x = NULL;
-    const pc_tensor **xp = NULL;
-    int *pairs = NULL, *hs = NULL, *ws = NULL;
-    pc_dust3r_pair_out *outs = NULL;
-    pc_align_edge *edges = NULL;
-    const uint8_t **rgb = NULL;
+    pc_recon rec;
+    memset(&rec, 0, sizeof(rec));
     if (n < 2) {
         fprintf(stderr, "align: --model needs at least 2 images\n");
         return 2;
     }
-    int maxp = 2 * n * n + 16;
-    u8 = (pc_image *)calloc((size_t)n, sizeof(pc_image));
-    x = (pc_tensor *)calloc((size_t)n, sizeof(pc_tensor));
-    xp = (const pc_tensor **)calloc((size_t)n, sizeof(pc_tensor *));
-    hs = (int *)calloc((size_t)n, sizeof(int));
-    ws = (int *)calloc((size_t)n, sizeof(int));
-    rgb = (const uint8_t **)calloc((size_t)n, sizeof(uint8_t *));
-    pairs = (int *)calloc((size_t)maxp * 2, sizeof(int));
-    if (!u8 || !x || !xp || !hs || !ws || !rgb || !pairs) {
+    pc_image *imgs = (pc_image *)calloc((size_t)n, sizeof(pc_image));
+    const char **base = (const char **)calloc((size_t)n, sizeof(char *));  // file names without directories
+    if (!imgs || !base) {
         fprintf(stderr, "align: out of memory\n");
         goto done;
     }
@@ -178,78 +175,38 @@ static int align_from_model(const char *model, const char **paths, int n, int si
     else
         fprintf(stderr, "align: DUSt3R on the %s\n", pc_dust3r_get_device(net));
     for (int k = 0; k < n; k++) {
-        if (pc_dust3r_load_image(&u8[k], &x[k], paths[k], size, 0, &err)) {
-            fprintf(stderr, "align: %s: %s\n", paths[k], err.msg);
+        if (pc_image_load(&imgs[k], paths[k], &err)) {
+            fprintf(stderr, "align: %s\n", err.msg);
             goto done;
         }
-        xp[k] = &x[k];
-        hs[k] = u8[k].h;
-        ws[k] = u8[k].w;
-        rgb[k] = u8[k].data;
+        const char *sl = strrchr(paths[k], '/');
+        base[k] = sl ? sl + 1 : paths[k];
     }
-    if (pc_align_make_pairs(pairs, maxp, &np, n, graph, 1, &err)) {
+    const pc_align_opts o = align_opts(niter, lr, sched, min_conf);
+    const double t0 = pc_time_sec();
+    if (pc_recon_run(&rec, net, pool, imgs, n, size, graph, &o, &err)) {
         fprintf(stderr, "align: %s\n", err.msg);
         goto done;
     }
-    outs = (pc_dust3r_pair_out *)calloc((size_t)np, sizeof(pc_dust3r_pair_out));
-    edges = (pc_align_edge *)calloc((size_t)np, sizeof(pc_align_edge));
-    if (!outs || !edges) {
-        fprintf(stderr, "align: out of memory\n");
-        goto done;
-    }
-    double t0 = pc_time_sec();
-    if (pc_dust3r_pairs(net, xp, n, (const int(*)[2])pairs, np, outs, &err)) {
+    if (rec.pairviewer)
+        fprintf(stderr, "align: 2 views: PairViewer (%.2f s with DUSt3R)\n", pc_time_sec() - t0);
+    else
+        fprintf(stderr, "align: %d views, graph %s, %d iterations: loss %.6g (%.2f s with DUSt3R)\n", n, graph, niter,
+                rec.loss, pc_time_sec() - t0);
+    if (pc_recon_write(&rec, out, base, o.min_conf_thr, &err)) {
         fprintf(stderr, "align: %s\n", err.msg);
         goto done;
     }
-    fprintf(stderr, "align: DUSt3R on %d pairs: %.2f s\n", np, pc_time_sec() - t0);
-    for (int e = 0; e < np; e++) {
-        int i = pairs[2 * e], j = pairs[2 * e + 1];
-        const pc_dust3r_view_pred *v = outs[e].view;
-        for (int s = 0; s < 2; s++) {
-            int k = s ? j : i;
-            if (v[s].pts3d.dtype != PC_F32 || v[s].conf.dtype != PC_F32 || !pc_tensor_is_contiguous(&v[s].pts3d) ||
-                !pc_tensor_is_contiguous(&v[s].conf) || pc_tensor_numel(&v[s].pts3d) != (int64_t)hs[k] * ws[k] * 3 ||
-                pc_tensor_numel(&v[s].conf) != (int64_t)hs[k] * ws[k]) {
-                fprintf(stderr, "align: DUSt3R output of pair (%d,%d) has an unexpected shape\n", i, j);
-                goto done;
-            }
-        }
-        edges[e] = (pc_align_edge){i, j, (const float *)v[0].pts3d.data, (const float *)v[0].conf.data,
-                                   (const float *)v[1].pts3d.data, (const float *)v[1].conf.data};
-    }
-    pc_pool_free(pool);
-    pool = NULL;
-    net = (pc_dust3r_free(net), NULL);
-    {
-        const char **base = (const char **)calloc((size_t)n, sizeof(char *)); // file names without directories
-        if (!base) {
-            fprintf(stderr, "align: out of memory\n");
-            goto done;
-        }
-        for (int k = 0; k < n; k++) {
-            const char *sl = strrchr(paths[k], '/');
-            base[k] = sl ? sl + 1 : paths[k];
-        }
-        rc = run_align(n, hs, ws, edges, np, base, rgb, niter, lr, sched, min_conf, threads, out);
-        free(base);
-    }
+    for (int k = 0; k < n; k++)
+        printf("view %d %s: focal %.4f  centre (%.5f %.5f %.5f)\n", k, base[k], rec.res.focals[k], rec.res.c2w[k][3],
+               rec.res.c2w[k][7], rec.res.c2w[k][11]);
+    rc = 0;
 done:
-    if (outs)
-        for (int e = 0; e < np; e++) pc_dust3r_pair_out_free(&outs[e]);
-    free(outs);
-    free(edges);
-    if (u8)
-        for (int k = 0; k < n; k++) pc_image_free(&u8[k]);
-    if (x)
-        for (int k = 0; k < n; k++) pc_tensor_free(&x[k]);
-    free(u8);
-    free(x);
-    free(xp);
-    free(hs);
-    free(ws);
-    free(rgb);
-    free(pairs);
+    pc_recon_free(&rec);
+    if (imgs)
+        for (int k = 0; k < n; k++) pc_image_free(&imgs[k]);
+    free(imgs);
+    free(base);
     pc_dust3r_free(net);
     pc_pool_free(pool);
     return rc;

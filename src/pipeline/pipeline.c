@@ -419,7 +419,7 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     if (st != PC_OK) return st;
     emit(r, "DUSt3R on 12 pairs of the 4 relay frames, then global alignment", 0, 0, 0);
     pc_recon rc;
-    st = pc_recon_run(&rc, r->dust3r, r->pool, r->relay_img, 4, o->dust3r_size, &o->ga, err);
+    st = pc_recon_run(&rc, r->dust3r, r->pool, r->relay_img, 4, o->dust3r_size, NULL, &o->ga, err);
     if (st != PC_OK) return st;
     r->relay_W = rc.W[0], r->relay_H = rc.H[0];
     for (int k = 0; k < 4; k++) {
@@ -712,7 +712,7 @@ static pc_status select_scs(run_t *r, const pc_image *cand, int nc, int k, int *
             st = pc_err(err, PC_ERR_MEMORY, "out of memory");
             break;
         }
-        st = pc_recon_run(&rcs[m], r->dust3r, r->pool, views, k + 2, r->o->dust3r_size, &r->o->ga, err);
+        st = pc_recon_run(&rcs[m], r->dust3r, r->pool, views, k + 2, r->o->dust3r_size, NULL, &r->o->ga, err);
         free(views);
         if (st == PC_OK) recon_relpose(&rcs[m], Rs[m], ts[m]);
     }
@@ -920,7 +920,7 @@ static pc_status stage_select_and_pose(run_t *r, pc_error *err) {
         if (st == PC_OK && final_views(r, cand, res->selected, res->n_selected, &views) != PC_OK)
             st = pc_err(err, PC_ERR_MEMORY, "out of memory");
         if (st == PC_OK)
-            st = pc_recon_run(&rc, r->dust3r, r->pool, views, res->n_selected + 2, o->dust3r_size, &o->ga, err);
+            st = pc_recon_run(&rc, r->dust3r, r->pool, views, res->n_selected + 2, o->dust3r_size, NULL, &o->ga, err);
         free(views);
     }
     if (st == PC_OK) st = finish_pose(r, &rc, err);

@@ -5,7 +5,7 @@
 #include "posecrafter/dust3r.h"
 #include "posecrafter/pipeline.h"
 
-// DUSt3R (complete symmetric graph) + global alignment over n images: dust3r's demo get_reconstructed_scene
+// DUSt3R (a symmetrized scene graph, complete by default) + global alignment over n images: dust3r's demo get_reconstructed_scene
 // (PairViewer for two views, PointCloudOptimizer with MST init otherwise).
 typedef struct pc_recon {
     int n;
@@ -16,10 +16,12 @@ typedef struct pc_recon {
     float **pts;             // n x (H W 3) world points
     float **conf;            // n x (H W) per-pixel confidence: max over the edges (dust3r im_conf)
     double loss;             // final GA loss (0 for PairViewer)
+    int pairviewer;          // 1: two views aligned by PairViewer (dust3r's demo does the same)
 } pc_recon;
 
+// graph: dust3r make_pairs scene graph (NULL = "complete"), symmetrized.
 pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_image *imgs, int n, int size,
-                       const pc_align_opts *o, pc_error *err);
+                       const char *graph, const pc_align_opts *o, pc_error *err);
 void pc_recon_free(pc_recon *r);
 // Intrinsics of view k in pixels of the image given to pc_recon_run (undoing the resize + crop).
 void pc_recon_intrinsics(const pc_recon *r, int k, double *fx, double *fy, double *cx, double *cy);

@@ -27,7 +27,7 @@ void pc_recon_free(pc_recon *r) {
 }
 
 pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_image *imgs, int n, int size,
-                       const pc_align_opts *o, pc_error *err) {
+                       const char *graph, const pc_align_opts *o, pc_error *err) {
     memset(r, 0, sizeof(*r));
     if (!net || !imgs || n < 2 || n > 256 || size < 16)
         return pc_err(err, PC_ERR_ARG, "reconstruction: need 2 .. 256 images and a DUSt3R model");
@@ -66,7 +66,7 @@ pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_imag
         r->map[k][0] = W0, r->map[k][1] = H0, r->map[k][2] = Wn, r->map[k][3] = Hn;
         r->map[k][4] = Wn / 2 - r->W[k] / 2, r->map[k][5] = Hn / 2 - r->H[k] / 2;
     }
-    if (st == PC_OK) st = pc_align_make_pairs(pairs, maxp, &np, n, "complete", 1, err);
+    if (st == PC_OK) st = pc_align_make_pairs(pairs, maxp, &np, n, graph ? graph : "complete", 1, err);
     if (st == PC_OK) st = pc_dust3r_pairs(net, xp, n, (const int(*)[2])pairs, np, outs, err);
     for (int e = 0; e < np && st == PC_OK; e++) {
         const int i = pairs[2 * e], j = pairs[2 * e + 1];
@@ -100,7 +100,8 @@ pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_imag
     }
     if (st == PC_OK) {
         pc_align_input in = {n, r->H, r->W, np, edges};
-        if (n == 2) {
+        if (n == 2 && np == 2) {
+            r->pairviewer = 1;
             st = pc_align_pairviewer(&r->res, &in, o, err);
         } else {
             st = pc_align_create(&ga, &in, o, pool, err);
