@@ -10,6 +10,7 @@
 
 #include "core/common.h"
 #include "pipeline/pipeline_internal.h"
+#include "posecrafter/eval.h"
 
 enum { ST_PREPARE = 1, ST_INTERP, ST_RELAY, ST_RENDER, ST_HVG, ST_SELECT, ST_POSE };
 static const char *const stage_names[PC_PIPELINE_STAGES + 1] = {"",      "prepare", "interp", "relay",
@@ -153,6 +154,30 @@ static pc_status load_dust3r(run_t *r, pc_error *err) {
     return PC_OK;
 }
 
+// A DynamiCrafter-family model set of this run (interp or ViewCrafter files), bound zero-copy.
+static pc_status bundle_load(const run_t *r, pc_diffusion_bundle *bd, const char *const *files, int n,
+                             pc_error *err) {
+    return pc_diffusion_bundle_load(bd, files, n, r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg, 0.18215, r->pool, err);
+}
+
+// Model set for a diffusion stage. With diffusion_bf16, its GEMMs (the pool switch) and VAE convolutions run
+// in bf16 until diffusion_end, which restores the pool's setting (*bf16_was) and frees the models.
+static pc_status diffusion_begin(run_t *r, const char *what, pc_diffusion_bundle *bd, const char *const *files, int n,
+                                 int *bf16_was, pc_error *err) {
+    emit(r, what, 0, 0, 0);
+    *bf16_was = pc_pool_gemm_bf16(r->pool);
+    pc_status st = bundle_load(r, bd, files, n, err);
+    if (st != PC_OK || !r->o->diffusion_bf16) return st;
+    pc_pool_set_gemm_bf16(r->pool, 1);
+    if (pc_vae_set_compute(bd->m.vae, PC_BF16) != PC_OK) st = pc_err(err, PC_ERR_UNSUPPORTED, "VAE: bf16 compute refused");
+    return st;
+}
+
+static void diffusion_end(run_t *r, pc_diffusion_bundle *bd, int bf16_was) {
+    pc_pool_set_gemm_bf16(r->pool, bf16_was);
+    pc_diffusion_bundle_free(bd);
+}
+
 // Bind every model once before any work (zero-copy, well under a second even for the 10 GB checkpoints), so a
 // wrong or incomplete file fails now, not after an hour of diffusion. DUSt3R stays loaded (its weights are
 // read from the memory map only when used).
@@ -161,8 +186,7 @@ static pc_status check_models(run_t *r, pc_error *err) {
     pc_status st = load_dust3r(r, err);
     for (int v = 0; v < 1 + r->o->hvg && st == PC_OK; v++) {
         pc_diffusion_bundle bd;
-        st = pc_diffusion_bundle_load(&bd, v ? r->mf->vc : r->mf->interp, v ? r->mf->n_vc : r->mf->n_interp,
-                                      r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg, 0.18215, r->pool, err);
+        st = bundle_load(r, &bd, v ? r->mf->vc : r->mf->interp, v ? r->mf->n_vc : r->mf->n_interp, err);
         if (st == PC_OK) pc_diffusion_bundle_free(&bd);
         else pc_err_prefix(err, st, "%s model: ", v ? "ViewCrafter" : "DynamiCrafter");
     }
@@ -285,11 +309,13 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
     }
     st = fresh_stage_dir(r, d, err);
     if (st != PC_OK) return st;
-    emit(r, "loading DynamiCrafter", 0, 0, 0);
     pc_diffusion_bundle bd;
-    st = pc_diffusion_bundle_load(&bd, r->mf->interp, r->mf->n_interp, r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg,
-                                  0.18215, r->pool, err);
-    if (st != PC_OK) return st;
+    int bf16_was = 0;
+    st = diffusion_begin(r, "loading DynamiCrafter", &bd, r->mf->interp, r->mf->n_interp, &bf16_was, err);
+    if (st != PC_OK) {
+        diffusion_end(r, &bd, bf16_was);
+        return st;
+    }
     pc_interp_opts io = o->interp;
     io.ddim.seed = o->seed;
     io.ddim.on_step = on_ddim_step;
@@ -298,13 +324,8 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
     float *xa = u8_to_unit(&r->a), *xb = u8_to_unit(&r->b);
     float *video = (float *)malloc(n * (size_t)r->T * sizeof(float));
     if (!xa || !xb || !video) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %d frames", r->T);
-    const int bf16_was = pc_pool_gemm_bf16(r->pool);
-    pc_pool_set_gemm_bf16(r->pool, o->diffusion_bf16 || bf16_was);
-    if (st == PC_OK && o->diffusion_bf16 && pc_vae_set_compute(bd.m.vae, PC_BF16) != PC_OK)
-        st = pc_err(err, PC_ERR_UNSUPPORTED, "VAE: bf16 compute refused");
     if (st == PC_OK) st = pc_interp_run(&bd.m, &io, video, xa, xb, o->H, o->W, NULL, err);
-    pc_pool_set_gemm_bf16(r->pool, bf16_was);
-    pc_diffusion_bundle_free(&bd);
+    diffusion_end(r, &bd, bf16_was);
     if (st == PC_OK) st = video_to_frames(r->interp, video, r->T, o->H, o->W, err);
     free(xa);
     free(xb);
@@ -578,11 +599,13 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     }
     st = fresh_stage_dir(r, d, err);
     if (st != PC_OK) return st;
-    emit(r, "loading ViewCrafter", 0, 0, 0);
     pc_diffusion_bundle bd;
-    st = pc_diffusion_bundle_load(&bd, r->mf->vc, r->mf->n_vc, r->mf->vocab, &r->mf->ucfg, &r->mf->ccfg, 0.18215,
-                                  r->pool, err);
-    if (st != PC_OK) return st;
+    int bf16_was = 0;
+    st = diffusion_begin(r, "loading ViewCrafter", &bd, r->mf->vc, r->mf->n_vc, &bf16_was, err);
+    if (st != PC_OK) {
+        diffusion_end(r, &bd, bf16_was);
+        return st;
+    }
     // one clip over the whole path (TOTAL), or one per relay pair (PER_SEGMENT, ViewCrafter's own layout)
     const int seg = o->traj.spacing == PC_TRAJ_PER_SEGMENT ? o->traj.n : n;
     const int n_clips = o->traj.spacing == PC_TRAJ_PER_SEGMENT ? 3 : 1;
@@ -591,8 +614,6 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     float *out = (float *)malloc(3 * fsz * (size_t)seg * sizeof(float));  // (3, seg, H, W)
     pc_image *clip = (pc_image *)calloc((size_t)seg, sizeof(pc_image));
     if (!in || !out || !clip) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %d frames of %dx%d", seg, vc_W, vc_H);
-    if (st == PC_OK && o->diffusion_bf16 && pc_vae_set_compute(bd.m.vae, PC_BF16) != PC_OK)
-        st = pc_err(err, PC_ERR_UNSUPPORTED, "VAE: bf16 compute refused");
     pc_viewcrafter_opts vo = o->vc;
     vo.ddim.seed = o->seed;
     vo.ddim.on_step = on_ddim_step;
@@ -611,10 +632,7 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
             snprintf(msg, sizeof(msg), "clip %d of %d", c + 1, n_clips);
             emit(r, msg, 0, 0, 0);
         }
-        const int bf16_was = pc_pool_gemm_bf16(r->pool);
-        pc_pool_set_gemm_bf16(r->pool, o->diffusion_bf16 || bf16_was);
         st = pc_viewcrafter_run(&bd.m, &vo, out, in, len, vc_H, vc_W, NULL, err);
-        pc_pool_set_gemm_bf16(r->pool, bf16_was);
         if (st == PC_OK) st = video_to_frames(clip, out, len, vc_H, vc_W, err);
         // frames shared by two clips (the relay keys) keep the first clip's version
         for (int t = 0; t < len && st == PC_OK; t++) {
@@ -627,7 +645,7 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
         }
         if (st == PC_OK) written = f0 + len;
     }
-    pc_diffusion_bundle_free(&bd);
+    diffusion_end(r, &bd, bf16_was);
     for (int t = 0; t < seg && clip; t++) pc_image_free(&clip[t]);
     free(clip);
     free(in);
@@ -647,23 +665,6 @@ static void recon_relpose(const pc_recon *rc, double R[9], double t[3]) {
     pc_align_relative_pose(Rf, tf, rc->res.c2w[0], rc->res.c2w[1]);
     for (int i = 0; i < 9; i++) R[i] = Rf[i];
     for (int i = 0; i < 3; i++) t[i] = tf[i];
-}
-
-static double rot_angle_deg(const double *Ra, const double *Rb) {  // geodesic distance
-    double tr = 0;
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) tr += Ra[3 * i + j] * Rb[3 * i + j];
-    double c = (tr - 1) / 2;
-    c = c > 1 ? 1 : c < -1 ? -1 : c;
-    return acos(c) * 57.29577951308232;
-}
-
-static double dir_angle_deg(const double *a, const double *b) {
-    const double na = sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]), nb = sqrt(b[0] * b[0] + b[1] * b[1] + b[2] * b[2]);
-    if (!(na > 0) || !(nb > 0)) return 180;
-    double c = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / (na * nb);
-    c = c > 1 ? 1 : c < -1 ? -1 : c;
-    return acos(c) * 57.29577951308232;
 }
 
 // Images for DUSt3R of the final stage: A, B as given, then the chosen candidates.
@@ -721,7 +722,7 @@ static pc_status select_scs(run_t *r, const pc_image *cand, int nc, int k, int *
     for (int m = 0; m < M && st == PC_OK; m++) {  // the medoid: least summed disagreement with the others
         double cost = 0;
         for (int q = 0; q < M; q++)
-            if (q != m) cost += rot_angle_deg(Rs[m], Rs[q]) + dir_angle_deg(ts[m], ts[q]);
+            if (q != m) cost += pc_eval_rot_error_deg(Rs[m], Rs[q]) + pc_eval_trans_error_deg(ts[m], ts[q], 0);
         if (cost < best_cost) best_cost = cost, best = m;
     }
     if (st == PC_OK) {
