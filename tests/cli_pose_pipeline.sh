@@ -113,6 +113,20 @@ check "lost hvg stage: interp + relay cached, hvg recomputed, same pose" bash -c
     "test $rc = 0 && test \$(grep -c 'loaded from the stage cache' '$tmp/err3') = 2 && \
      grep -q '\[5/7 hvg\] loading ViewCrafter' '$tmp/err3' && test -f '$tmp/a/hvg/frame_04.png' && \
      test \"\$(rline '$tmp/pose.json')\" = \"\$(rline '$tmp/pose3.json')\""
+# a corrupt cache file (truncated relay cameras, truncated ViewCrafter frame) is not trusted: recomputed, same pose
+head -c 100 "$tmp/a/relay/relay_cameras.npy" >"$tmp/x" && cp "$tmp/x" "$tmp/a/relay/relay_cameras.npy"
+head -c 500 "$tmp/a/hvg/frame_03.png" >"$tmp/x" && cp "$tmp/x" "$tmp/a/hvg/frame_03.png"
+run "$tmp/a" --fms-threshold 0 --k 3 --json >"$tmp/pose4.json" 2>"$tmp/err4c"; rc=$?
+check "corrupt cached relay/hvg files: those stages recomputed, same pose" bash -c \
+    "test $rc = 0 && test \$(grep -c 'loaded from the stage cache' '$tmp/err4c') = 1 && \
+     grep -q '\[3/7 relay\] DUSt3R on 12 pairs' '$tmp/err4c' && \
+     test \"\$(rline '$tmp/pose.json')\" = \"\$(rline '$tmp/pose4.json')\""
+# a truncated checkpoint fails in stage 1 with the reader's message
+head -c 3000000 "$D/tiny.pth" >"$tmp/trunc.pth"
+"$BIN" pose "$I/0010.jpg" "$I/0014.jpg" --dust3r "$tmp/trunc.pth" --interp-model "$G/unet_tiny.ckpt" \
+    --vocab "$G/bpe_simple_vocab_16e6.txt.gz" --no-hvg -o "$tmp/w2" >/dev/null 2>"$tmp/errt2"; rc=$?
+check "truncated DUSt3R checkpoint -> exit 1 in stage 1, 'truncated' in the message" bash -c \
+    "test $rc = 1 && grep -q 'DUSt3R model: .*trunc.pth.*truncated' '$tmp/errt2' && ! grep -q '2/7' '$tmp/errt2'"
 # another seed invalidates the interpolation; --no-hvg selects among the DynamiCrafter frames
 run "$tmp/a" --no-hvg --fms-threshold 0 --k 2 --seed 7 --bf16 --json >"$tmp/n.json" 2>"$tmp/errn"; rc=$?
 check "--seed 7 --no-hvg --bf16: interp recomputed, no ViewCrafter, candidates = the 4 interpolation frames" bash -c \
