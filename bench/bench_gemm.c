@@ -25,56 +25,32 @@ static double cpu_sec(clockid_t id) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define PEAK_ITERS 20000000LL
-// 24 independent accumulator chains in named registers: enough to cover FMA
-// latency x pipes. No memory operands in the loop.
-#define PK_DECL(i) __m512 a##i = _mm512_set1_ps((float)(i));
-#define PK_FMA(i) a##i = _mm512_fmadd_ps(a##i, x, y);
-#define PK_SUM(i) s += _mm512_reduce_add_ps(a##i);
-#define PK_ALL(F) F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) \
-    F(12) F(13) F(14) F(15) F(16) F(17) F(18) F(19) F(20) F(21) F(22) F(23)
-__attribute__((target("avx512f"))) static double fma_loop_avx512(void) {
-    PK_ALL(PK_DECL)
-    __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-    double t0 = cpu_sec(CLOCK_THREAD_CPUTIME_ID);  // CPU time: robust to other processes on the machine
-    for (long long it = 0; it < PEAK_ITERS; it++) {
-        PK_ALL(PK_FMA)
-    }
-    double t = cpu_sec(CLOCK_THREAD_CPUTIME_ID) - t0;
-    float s = 0;
-    PK_ALL(PK_SUM)
-    if (s == 12345.678f) printf(" ");  // keep the result alive
-    return (double)PEAK_ITERS * 24 * 16 * 2 / t / 1e9;
-}
-#endif
-
 typedef struct {
-    double gflops[64];
+    pc_cpu_peak per_thread[64];
 } peak_ctx;
 
 static void peak_task(void *p, int ith, int nth) {
     (void)nth;
     peak_ctx *c = (peak_ctx *)p;
-#if defined(__x86_64__) && defined(__GNUC__)
-    c->gflops[ith] = pc_cpu_has_avx512f() ? fma_loop_avx512() : 0.0;
-#else
-    c->gflops[ith] = 0.0;
-#endif
+    if (ith < 64) c->per_thread[ith] = pc_cpu_fma_peak(0.15);
 }
 
-// Pure-FMA throughput of one core per CPU-second: best over 3 runs on each of the pool's threads.
-static double measure_peak(pc_pool *pool) {
+// Register-FMA throughput of one core per CPU-second, for the ISA the GEMM runs (pc_cpu_fma_peak):
+// best over the pool's threads.
+static pc_cpu_peak measure_peak(pc_pool *pool) {
     int n = pc_pool_size(pool);
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        peak_ctx c;
-        memset(&c, 0, sizeof(c));
-        pc_pool_run(pool, peak_task, &c);
-        for (int i = 0; i < n; i++) best = PC_MAX(best, c.gflops[i]);
-    }
+    peak_ctx c;
+    memset(&c, 0, sizeof(c));
+    pc_pool_run(pool, peak_task, &c);
+    pc_cpu_peak best = c.per_thread[0];
+    for (int i = 1; i < n && i < 64; i++)
+        if (c.per_thread[i].gflops > best.gflops) best = c.per_thread[i];
     return best;
+}
+
+static double max_peak(pc_pool *pool) {
+    pc_cpu_peak a = measure_peak(NULL), b = measure_peak(pool);
+    return PC_MAX(a.gflops, b.gflops);
 }
 
 typedef struct {
@@ -138,10 +114,12 @@ static rate time_blas(int nth, const shape *s, float *C, const float *A, const f
 }
 #endif
 
+#ifdef PC_HAVE_OPENBLAS
 static void pause_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
+#endif
 
 typedef struct {
     rate o1, o2, b1, b2, h1, h2;  // ours f32, OpenBLAS, ours bf16 path; 1 / 2 threads
@@ -165,8 +143,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("cpu features: %s; pc_gemm micro-kernel: %s\n", pc_cpu_features(), pc_gemm_isa());
+#ifndef PC_HAVE_OPENBLAS
+    printf("(built without OpenBLAS: the OpenBLAS columns say n/a; install libopenblas-dev and reconfigure)\n");
+#endif
     // Peak per core, measured before and after the shapes; the larger reading is used.
-    double peak_a = PC_MAX(measure_peak(NULL), measure_peak(pool2));
+    const pc_cpu_peak peak_isa = pc_cpu_fma_peak(0.05);
+    double peak_a = max_peak(pool2);
 
     enum { NS = PC_ARRAY_LEN(g_shapes) };
     result res[NS];
@@ -202,12 +184,11 @@ int main(int argc, char **argv) {
 #endif
         pc_aligned_free(A), pc_aligned_free(B), pc_aligned_free(C), pc_aligned_free(Bh);
     }
-    double peak_b = PC_MAX(measure_peak(NULL), measure_peak(pool2));
+    double peak_b = max_peak(pool2);
     double peak = PC_MAX(peak_a, peak_b);
-    printf("fp32 FMA peak per core, measured (AVX-512 register FMA loop, per CPU-second, before / after the shapes): "
-           "%.1f / %.1f GFLOP/s\n", peak_a, peak_b);
-    printf("nominal: 2 x 512-bit FMA pipes x 16 lanes x 2 flop = 64 flop/cycle/core; at 2.0 GHz 128 GFLOP/s/core, "
-           "256 for 2 cores (clock implied by the measured peak: %.2f GHz)\n", peak / 64.0);
+    printf("fp32 peak per core, measured (%s register loop, %d lanes, per CPU-second, before / after the shapes): "
+           "%.1f / %.1f GFLOP/s\n", peak_isa.isa, peak_isa.lanes, peak_a, peak_b);
+    printf("(the %% peak columns divide by this measured rate; none assumes a clock or a pipe count)\n");
     printf("best of %d repeats (+1 warm-up). bf16 = pc_gemm_bf16 (operands rounded to bf16, f32 accumulation).\n",
            reps);
 

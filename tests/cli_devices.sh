@@ -9,6 +9,9 @@ BIN=$1
 cat "$tmp/out"
 check "devices exits 0" test "$rc" = 0
 check "a cpu: line naming the GEMM kernel" grep -Eq '^cpu: .*\(gemm: (avx512|avx2|scalar)\)$' "$tmp/out"
+check "a measured cpu peak for the ISA that runs (a finite, positive number)" \
+    grep -Eq '^cpu peak: [0-9]+\.[0-9] GFLOP/s fp32 per core \((avx512|avx2\+fma|sse2 \(mul\+add\)|scalar), (16|8|4|1) lanes' "$tmp/out"
+check "peak above 1 GFLOP/s" awk '/^cpu peak:/ { exit !($3 > 1.0) }' "$tmp/out"
 check "a cuda build: line" grep -q '^cuda build: ' "$tmp/out"
 check "GPUs listed, or why there are none" \
     grep -Eq '^(gpu [0-9]+: .*compute capability [0-9]+\.[0-9]+|gpu: (built without CUDA|no CUDA device))' "$tmp/out"

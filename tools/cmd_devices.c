@@ -11,8 +11,10 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: posecrafter devices\n\n"
-            "Prints the CPU features the kernels dispatch on and every CUDA GPU (name, compute capability,\n"
-            "multiprocessors, memory), or why there is none: 'built without CUDA' or 'no CUDA device: ...'.\n"
+            "Prints the CPU features the kernels dispatch on, the measured fp32 multiply-add peak of one\n"
+            "core for the vector unit the GEMM uses (AVX-512, AVX2+FMA or SSE2: the denominator of every\n"
+            "%% of peak figure), and every CUDA GPU (name, compute capability, multiprocessors, memory), or\n"
+            "why there is none: 'built without CUDA' or 'no CUDA device: ...'.\n"
             "Exit status 0 in every case; 2 on a bad option.\n");
 }
 
@@ -28,6 +30,9 @@ int pc_cmd_devices(int argc, char **argv) {
     }
     const char *feat = pc_cpu_features();
     printf("cpu: %s (gemm: %s)\n", feat && *feat ? feat : "baseline x86-64", pc_gemm_isa());
+    pc_cpu_peak pk = pc_cpu_fma_peak(0.1);
+    printf("cpu peak: %.1f GFLOP/s fp32 per core (%s, %d lanes; measured, register-only multiply-add loop)\n",
+           pk.gflops, pk.isa, pk.lanes);
     printf("cuda build: %s\n", pc_cuda_build_info());
     pc_error err;
     int n = 0;

@@ -12,14 +12,17 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: posecrafter pose A.jpg B.jpg [--models DIR] [-o OUT_DIR] [options]\n"
+            "       posecrafter pose --list-models [--models DIR] [--viewcrafter V] [--no-hvg]\n"
             "       posecrafter pose --classical A.jpg B.jpg --K fx,fy,cx,cy [...]   (no models; --classical --help)\n\n"
             "Relative pose of B with respect to A by PoseCrafter: DynamiCrafter interpolation, DUSt3R on the relay\n"
             "frames, point-cloud renders along a camera path, ViewCrafter, Feature Matching Selector, DUSt3R +\n"
             "global alignment over A, B and the selected frames. Prints X_B = R X_A + t (t of unit norm).\n\n"
             "models (found in --models DIR or $POSECRAFTER_MODELS by their published names; a missing one is named):\n"
-            "  --models DIR        folder with DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth,\n"
+            "  --models DIR        folder with DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth (or .safetensors),\n"
             "                      dynamicrafter_512_interp_v1/model.ckpt, model_sparse.ckpt (ViewCrafter),\n"
-            "                      bpe_simple_vocab_16e6.txt.gz\n"
+            "                      bpe_simple_vocab_16e6.txt.gz; scripts/get_models.sh DIR downloads them\n"
+            "  --list-models       print the file found for each model (or what is missing) and exit: 0 when\n"
+            "                      all are there, 1 when one is missing\n"
             "  --viewcrafter V     sparse (default, model_sparse.ckpt 576x1024) | 25 (model.ckpt) | 512 (model_512.ckpt)\n"
             "  --dust3r F, --interp-model F, --vc-model F, --vocab F   explicit files (the model flags may repeat for\n"
             "                      split checkpoints); --head-channels N, --clip-heads T,V,R for non-standard sizes\n"
@@ -95,7 +98,7 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
     pc_model_files mf;
     pc_model_files_default(&mf);
     const char *models_dir = getenv("POSECRAFTER_MODELS"), *out = NULL, *imgs[2] = {NULL, NULL};
-    int nimg = 0, json = 0, threads = 0, have_vc_size = 0, steps_i = -1, steps_v = -1;
+    int nimg = 0, json = 0, list_models = 0, threads = 0, have_vc_size = 0, steps_i = -1, steps_v = -1;
     pc_vc_variant variant = PC_VC_SPARSE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -107,6 +110,8 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(a, "--list-models")) {
+            list_models = 1, used = 0;
         } else if (!strcmp(a, "--json")) {
             json = 1, used = 0;
         } else if (!strcmp(a, "--no-hvg")) {
@@ -218,7 +223,7 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
         }
         i += used;
     }
-    if (nimg != 2) {
+    if (nimg != 2 && !list_models) {
         usage(stderr);
         return 2;
     }
@@ -231,6 +236,13 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
         fprintf(stderr, "posecrafter pose: %s\n(without models: posecrafter pose --classical A B --K fx,fy,cx,cy)\n",
                 err.msg);
         return 1;
+    }
+    if (list_models) {
+        printf("dust3r: %s\n", mf.dust3r);
+        for (int i = 0; i < mf.n_interp; i++) printf("dynamicrafter: %s\n", mf.interp[i]);
+        for (int i = 0; o.hvg && i < mf.n_vc; i++) printf("viewcrafter: %s\n", mf.vc[i]);
+        printf("vocab: %s\n", mf.vocab);
+        return 0;
     }
     if (have_vc_size) mf.vc_W = keep_W, mf.vc_H = keep_H;
     char out_buf[1024];
