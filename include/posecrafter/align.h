@@ -84,7 +84,8 @@ typedef struct pc_align_mst {
     int n_tree;            /* N - 1 when connected */
     int (*tree)[2];        /* (n_tree, 2) edges in processing order */
     float **pts3d;         /* N x (H_k*W_k*3) world points */
-    double *focals;        /* (N) */
+    double *focals;        /* (N) Weiszfeld estimates, unclipped (dust3r: min_focal=0, max_focal=inf) */
+    unsigned char *has_focal; /* (N) 1 where focals[k] was set (upstream: k in im_focals) */
     double (*c2w)[16];     /* (N, 16) */
     int *pnp;              /* (N) 1 when the pose came from PnP-RANSAC, 2 when PnP failed (identity) */
 } pc_align_mst;

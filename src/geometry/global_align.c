@@ -756,7 +756,11 @@ pc_status pc_align_init_from_mst(pc_align *ga, const pc_align_mst *mst, pc_error
         float *P = ga->P + ga->off_im + (size_t)k * 7;
         for (int c = 0; c < 4; c++) P[c] = (float)q[c];
         for (int c = 0; c < 3; c++) P[4 + c] = (float)signed_log1p(T[c]);
-        if (mst->focals[k] > 0) ga->P[ga->off_f + k] = ga->o.focal_break * (float)log(mst->focals[k]);
+        const int has_f = mst->has_focal ? mst->has_focal[k] : mst->focals[k] > 0;
+        if (has_f && !(mst->focals[k] > 0 && isfinite(mst->focals[k])))  // upstream would start from log(0) = -inf
+            return pc_err(err, PC_ERR_NUMERIC, "align: the focal estimated for view %d is %g (a degenerate pointmap)",
+                          k, mst->focals[k]);
+        if (has_f) ga->P[ga->off_f + k] = ga->o.focal_break * (float)log(mst->focals[k]);
     }
     memset(ga->M1, 0, ga->np * sizeof(float));
     memset(ga->M2, 0, ga->np * sizeof(float));

@@ -213,9 +213,17 @@ void pc_ga_rotmat_to_quat(double q[4], const double m[9]) {
     for (int c = 0; c < 4; c++) q[c] /= n;
 }
 
-// dust3r: init_im_poses.estimate_focal (weiszfeld, clipped to [0.5, 3.5] x the 60-degree focal)
+// dust3r: init_im_poses.estimate_focal -> estimate_focal_knowing_depth(focal_mode='weiszfeld') with its
+// defaults min_focal=0, max_focal=inf: no clipping to a plausible range (0.5 and 3.5 appear upstream only
+// in optimizer.acceptable_focal_range, which the init never calls). pts: a pointmap of view k's size.
 static double estimate_focal(const pc_align *ga, const float *pts, int k) {
-    return pc_ga_estimate_focal(pts, ga->H[k], ga->W[k], ga->W[k] / 2.0, ga->H[k] / 2.0, 0.5, 3.5);
+    return pc_ga_estimate_focal(pts, ga->H[k], ga->W[k], ga->W[k] / 2.0, ga->H[k] / 2.0, 0, INFINITY);
+}
+
+// upstream: im_focals[i] = ...; `i in im_focals` is has_focal[i] (a focal of 0 is a value, not "unset")
+static void set_focal(pc_align_mst *mst, int i, double f) {
+    mst->focals[i] = f;
+    mst->has_focal[i] = 1;
 }
 
 void pc_align_mst_free(pc_align_mst *mst) {
@@ -225,6 +233,7 @@ void pc_align_mst_free(pc_align_mst *mst) {
     free(mst->pts3d);
     free(mst->tree);
     free(mst->focals);
+    free(mst->has_focal);
     free(mst->c2w);
     free(mst->pnp);
     memset(mst, 0, sizeof(*mst));
@@ -256,6 +265,7 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
     mst->pts3d = (float **)calloc((size_t)N, sizeof(float *));
     mst->tree = (int(*)[2])calloc((size_t)N, sizeof(*mst->tree));
     mst->focals = (double *)calloc((size_t)N, sizeof(double));
+    mst->has_focal = (unsigned char *)calloc((size_t)N, 1);
     mst->c2w = (double(*)[16])calloc((size_t)N, sizeof(*mst->c2w));
     mst->pnp = (int *)calloc((size_t)N, sizeof(int));
     int *have_pose = (int *)calloc((size_t)N, sizeof(int));
@@ -266,7 +276,7 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
     int *edge_of = (int *)calloc((size_t)N * N, sizeof(int));
     int *order = (int *)calloc((size_t)E, sizeof(int));
     pc_status st = PC_OK;
-    if (!mst->pts3d || !mst->tree || !mst->focals || !mst->c2w || !mst->pnp || !have_pose || !done || !par ||
+    if (!mst->pts3d || !mst->tree || !mst->focals || !mst->has_focal || !mst->c2w || !mst->pnp || !have_pose || !done || !par ||
         !all || !todo || !edge_of || !order) {
         st = pc_err(err, PC_ERR_MEMORY, "align: out of memory in MST");
         goto out;
@@ -345,7 +355,7 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
     done[cur.i] = done[cur.j] = 1;
     for (int q = 0; q < 16; q++) mst->c2w[cur.i][q] = (q % 5 == 0);
     have_pose[cur.i] = 1;
-    mst->focals[cur.i] = estimate_focal(ga, ed->pts_i, cur.i);
+    set_focal(mst, cur.i, estimate_focal(ga, ed->pts_i, cur.i));
     mst->tree[mst->n_tree][0] = cur.i;
     mst->tree[mst->n_tree++][1] = cur.j;
     int guard = 0;
@@ -353,7 +363,7 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
         cur = todo[--ntodo];
         int i = cur.i, j = cur.j;
         // upstream quirk: uses the i_j of the previous edge
-        if (mst->focals[i] == 0) mst->focals[i] = estimate_focal(ga, ga->edges[last_e].pts_i, ga->edges[last_e].i);
+        if (!mst->has_focal[i]) set_focal(mst, i, estimate_focal(ga, ga->edges[last_e].pts_i, ga->edges[last_e].i));
         if (done[i] || done[j]) {
             last_e = edge_of[i * N + j];
             ed = &ga->edges[last_e];
@@ -408,7 +418,7 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
         // skip overwritten duplicates: only the dict's entry counts
         if (edge_of[all[e].i * N + all[e].j] != e) continue;
         int i = all[e].i;
-        if (mst->focals[i] == 0) mst->focals[i] = estimate_focal(ga, ga->edges[e].pts_i, i);
+        if (!mst->has_focal[i]) set_focal(mst, i, estimate_focal(ga, ga->edges[e].pts_i, i));
     }
     // PnP-RANSAC for views without a pose (dust3r: fast_pnp)
     for (int k = 0; k < N; k++) {
@@ -436,7 +446,7 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
                 }
             double best_R[9], best_t[3], best_f = 0;
             int best = 0;
-            int nf = mst->focals[k] > 0 ? 1 : 21;
+            int nf = mst->has_focal[k] ? 1 : 21;
             for (int fi = 0; fi < nf; fi++) {
                 double S = PC_MAX(W, H);
                 double f = nf == 1 ? mst->focals[k] : (S / 2) * pow(6.0, fi / 20.0); // np.geomspace(S/2, 3S, 21)
@@ -460,7 +470,7 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
                         -(best_R[0 * 3 + r] * best_t[0] + best_R[1 * 3 + r] * best_t[1] + best_R[2 * 3 + r] * best_t[2]);
                 }
                 mst->c2w[k][15] = 1;
-                mst->focals[k] = best_f;
+                set_focal(mst, k, best_f);
                 ok = 1;
                 mst->pnp[k] = 1;
             }
