@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
     }
     int hs[NV_MAX], ws[NV_MAX];
     for (int k = 0; k < NV; k++) hs[k] = HH, ws[k] = WW;
-    pc_align_input in = {NV, hs, ws, np, edges};
+    pc_align_input in = {NV, hs, ws, np, edges, NULL};
     pc_align_opts o;
     pc_align_opts_default(&o);
     o.niter = niter;

@@ -27,6 +27,27 @@ check "--graph swin-1 runs" bash -c "test $rc = 0 && grep -q 'graph swin-1' '$tm
 "$BIN" align --model "$D/tiny.pth" "$A" "$B" --size 64 --device cpu -o "$tmp/two" >/dev/null 2>"$tmp/err2"; rc=$?
 check "2 views: PairViewer" bash -c "test $rc = 0 && grep -q PairViewer '$tmp/err2' && \
     test \$(grep -c '\"file\"' '$tmp/two/cameras.json') = 2"
+# known intrinsics (pixels of the files) are mapped through load_images' resize + crop and held fixed; the
+# cameras report them in the preprocessed pixels: Chateau1.png is 224x224 -> 64x64 (scale 2/7) -> centre crop
+# 64x48 (rows 8..55), so fx 196, fy 210 -> 56, 60 (one focal: 58), pp (111.5, 111.5) -> (112 * 2/7 - 0.5,
+# 112 * 2/7 - 0.5 - 8) = (31.5, 23.5)
+"$BIN" align --model "$D/tiny.pth" "$A" "$B" "$C" --size 64 --niter 30 --device cpu --K 0:196,210,111.5,111.5 \
+    --K Chateau2.png:196,196,112,112 -o "$tmp/K" >"$tmp/outK" 2>"$tmp/errK"; rc=$?
+check "--K by index and by file name: exit 0, both views marked fixed" bash -c \
+    "test $rc = 0 && test \$(grep -c '(fixed)' '$tmp/outK') = 2 && grep -q '^view 0 .*focal 58.0000 (fixed)' '$tmp/outK' && \
+     grep -q '^view 1 .*focal 56.0000 (fixed)' '$tmp/outK' && ! grep -q '^view 2 .*(fixed)' '$tmp/outK'"
+check "cameras.json: view 0 has the mapped principal point (31.5, 23.5)" bash -c \
+    "tr -d ' \t\n' <'$tmp/K/cameras.json' | grep -q '\"cx\":31.5,\"cy\":23.5'"
+printf '{"0": [196, 210, 111.5, 111.5], "Chateau2.png": {"fx": 196, "fy": 196, "cx": 112, "cy": 112}}' >"$tmp/K.json"
+"$BIN" align --model "$D/tiny.pth" "$A" "$B" "$C" --size 64 --niter 30 --device cpu --intrinsics "$tmp/K.json" \
+    -o "$tmp/KJ" >"$tmp/outKJ" 2>/dev/null; rc=$?
+check "--intrinsics JSON gives the same cameras as the --K flags" bash -c \
+    "test $rc = 0 && cmp -s '$tmp/K/cameras.json' '$tmp/KJ/cameras.json'"
+"$BIN" align --model "$D/tiny.pth" "$A" "$B" --size 64 --K 5:1,1,0,0 -o "$tmp/bad" >/dev/null 2>"$tmp/errk"; rc=$?
+check "--K for a view that is not there -> exit 2 naming it" bash -c "test $rc = 2 && grep -q \"no view '5'\" '$tmp/errk'"
+printf '{"0": [400, 420]}' >"$tmp/Kbad.json"
+"$BIN" align --model "$D/tiny.pth" "$A" "$B" --size 64 --intrinsics "$tmp/Kbad.json" -o "$tmp/bad" >/dev/null 2>"$tmp/errj"; rc=$?
+check "a malformed intrinsics JSON -> exit 2 naming the file" bash -c "test $rc = 2 && grep -q 'Kbad.json' '$tmp/errj'"
 "$BIN" align --model "$D/tiny.pth" "$A" "$B" --graph nonsense -o "$tmp/bad" >/dev/null 2>"$tmp/errb"; rc=$?
 check "unknown scene graph -> exit 1 with a message" bash -c "test $rc = 1 && test -s '$tmp/errb'"
 "$BIN" align --model "$D/tiny.pth" "$A" "$tmp/missing.png" -o "$tmp/bad" >/dev/null 2>"$tmp/errm"; rc=$?

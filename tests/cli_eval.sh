@@ -51,6 +51,8 @@ CHECK="--plot writes a PNG"; ok bash -c "'$BIN' eval-merge '$W/full.jsonl' --plo
 
 TINY="$SHARED/golden/dust3r/tiny.pth"
 CHECK="dust3r-pair method (tiny golden model) gives a pose per pair"; ok bash -c "'$BIN' eval --pairs '$W/pairs.txt' --root '$ROOT' --method dust3r-pair --model '$TINY' --size 224 --runs 1 --quiet --results '$W/d.jsonl' > /dev/null && test \$(grep -c '\"ok\":true' '$W/d.jsonl') = 4"
+CHECK="dust3r-pair --known-intrinsics: the pairs' K fixed, results recorded as method dust3r-pair+K"; ok bash -c "'$BIN' eval --pairs '$W/pairs.txt' --root '$ROOT' --method dust3r-pair --known-intrinsics --model '$TINY' --size 224 --runs 1 --quiet --results '$W/dk.jsonl' > /dev/null && test \$(grep -c '\"ok\":true' '$W/dk.jsonl') = 4 && test \$(grep -c '\"method\":\"dust3r-pair+K\"' '$W/dk.jsonl') = 4"
+CHECK="classical --known-intrinsics: refused (it always uses K)"; ok bash -c "! '$BIN' eval --pairs '$W/pairs.txt' --root '$ROOT' --method classical --known-intrinsics --quiet --results '$W/ck.jsonl' 2>/dev/null"
 CHECK="dust3r-pair without --model: clear error"; ok bash -c "! '$BIN' eval --pairs '$W/pairs.txt' --root '$ROOT' --method dust3r-pair --quiet --results '$W/d2.jsonl' 2> '$W/d2.err' && grep -q 'needs --model' '$W/d2.err'"
 CHECK="posecrafter method without models: clear error naming the checkpoints"; ok bash -c "! POSECRAFTER_MODELS= '$BIN' eval --pairs '$W/pairs.txt' --root '$ROOT' --method posecrafter --quiet --results '$W/p.jsonl' 2> '$W/p.err' && grep -q DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth '$W/p.err' && grep -q model_sparse.ckpt '$W/p.err'"
 

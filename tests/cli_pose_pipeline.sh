@@ -121,6 +121,18 @@ check "corrupt cached relay/hvg files: those stages recomputed, same pose" bash 
     "test $rc = 0 && test \$(grep -c 'loaded from the stage cache' '$tmp/err4c') = 1 && \
      grep -q '\[3/7 relay\] DUSt3R on 12 pairs' '$tmp/err4c' && \
      test \"\$(rline '$tmp/pose.json')\" = \"\$(rline '$tmp/pose4.json')\""
+# known intrinsics of A and B (castle-P30's calibration, pixels of the 3072x2048 files): the three diffusion
+# stages come from the cache (the key does not depend on K), pose.json says both were fixed and reports them
+KA=2759.48,2764.16,1520.69,1006.81
+run "$tmp/a" --fms-threshold 0 --k 3 --K-a "$KA" --K-b "$KA" --json >"$tmp/poseK.json" 2>"$tmp/errK"; rc=$?
+check "--K-a/--K-b: runs from the cache, pose.json marks A and B fixed with the given fx, fy, cx, cy" bash -c \
+    "test $rc = 0 && test \$(grep -c 'loaded from the stage cache' '$tmp/errK') = 3 && \
+     test \$(tr -d ' \t\n' <'$tmp/poseK.json' | grep -o '\"fixed\":true' | wc -l) = 2 && \
+     tr -d ' \t\n' <'$tmp/poseK.json' | grep -q '\"A\":{\"fx\":2759.48,\"fy\":2764.16,\"cx\":1520.69,\"cy\":1006.81'"
+check "without --K-a the intrinsics are estimated (fixed: false)" bash -c \
+    "test \$(tr -d ' \t\n' <'$tmp/pose.json' | grep -o '\"fixed\":false' | wc -l) = 2"
+"$BIN" pose a.jpg b.jpg --K-a 100,100,50 >/dev/null 2>"$tmp/errk"; rc=$?
+check "malformed --K-a -> exit 2 naming it" bash -c "test $rc = 2 && grep -q -- '--K-a' '$tmp/errk'"
 # a truncated checkpoint fails in stage 1 with the reader's message
 head -c 3000000 "$D/tiny.pth" >"$tmp/trunc.pth"
 "$BIN" pose "$I/0010.jpg" "$I/0014.jpg" --dust3r "$tmp/trunc.pth" --interp-model "$G/unet_tiny.ckpt" \

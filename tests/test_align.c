@@ -169,7 +169,7 @@ static void test_mixed_sizes(void) {
         }
         edges[e] = (pc_align_edge){i, j, pt[0], cf[0], pt[1], cf[1]};
     }
-    pc_align_input in = {NV, hs, ws, np, edges};
+    pc_align_input in = {NV, hs, ws, np, edges, NULL};
     pc_align_opts o;
     pc_align_opts_default(&o);
     o.schedule = PC_ALIGN_LINEAR;
@@ -267,7 +267,7 @@ static void test_layout_twins(void) {
         }
         edges[e] = (pc_align_edge){ij[e][0], ij[e][1], pt[0], cf[0], pt[1], cf[1]};
     }
-    pc_align_input in = {NV, hs, ws, NE, edges};
+    pc_align_input in = {NV, hs, ws, NE, edges, NULL};
     pc_align_opts o;
     pc_align_opts_default(&o);
     pc_error err;
@@ -415,7 +415,7 @@ int main(void) {
         edges[e].conf_j = c2 + (size_t)e * HW;
     }
     int hs[4] = {H, H, H, H}, ws[4] = {W, W, W, W};
-    pc_align_input in = {N, hs, ws, E, edges};
+    pc_align_input in = {N, hs, ws, E, edges, NULL};
     pc_align_opts o;
     pc_align_opts_default(&o);
     pc_align *ga;
@@ -638,7 +638,7 @@ int main(void) {
         pc_align_edge pe[2] = {edges[0], edges[6]};
         // pv_edges order [(1,0), (0,1)]
         int h2[2] = {H, H}, w2[2] = {W, W};
-        pc_align_input pin = {2, h2, w2, 2, pe};
+        pc_align_input pin = {2, h2, w2, 2, pe, NULL};
         pc_align_result res;
         pc_test_ok(pc_align_pairviewer(&res, &pin, &o, &err), &err, "pairviewer");
         pc_test_close("pv_focals", res.focals, T("pv_focals"), 2, 1e-4, 1e-5);

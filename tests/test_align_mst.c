@@ -116,7 +116,7 @@ static pc_align *build(const view *vs, int nv, const int *pairs, int ne, double 
         bufs[(*nb)++] = pi, bufs[(*nb)++] = pj, bufs[(*nb)++] = ci, bufs[(*nb)++] = cj;
         edges[e] = (pc_align_edge){i, j, pi, ci, pj, cj};
     }
-    pc_align_input in = {nv, hs, ws, ne, edges};
+    pc_align_input in = {nv, hs, ws, ne, edges, NULL};
     pc_align_opts o;
     pc_align_opts_default(&o);
     pc_align *ga;

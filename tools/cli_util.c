@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "commands.h"
+#include "posecrafter.h"
 
 int pc_cli_parse_long(const char *s, long lo, long hi, long *v) {
     char *end;
@@ -31,4 +32,25 @@ void pc_cli_fmt_time(char *b, size_t n, double s) {
         snprintf(b, n, "%ldm%02lds", v / 60, v % 60);
     else
         snprintf(b, n, "%lds", v);
+}
+
+int pc_cli_parse_K(const char *s, pc_intrinsics *K) {
+    double v[4];
+    const char *p = s;
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        v[i] = strtod(p, &end);
+        if (end == p) return 0;
+        if (i < 3 && *end != ',') return 0;
+        if (i == 3 && *end) return 0;
+        p = end + 1;
+    }
+    if (!(v[0] > 0) || !(v[1] > 0) || v[0] > 1e7 || v[1] > 1e7 || !(v[2] == v[2]) || !(v[3] == v[3]) ||
+        v[2] < -1e7 || v[2] > 1e7 || v[3] < -1e7 || v[3] > 1e7)
+        return 0;
+    K->fx = v[0];
+    K->fy = v[1];
+    K->cx = v[2];
+    K->cy = v[3];
+    return 1;
 }

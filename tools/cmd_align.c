@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "commands.h"
 #include "core/common.h"
 #include "pipeline/pipeline_internal.h"
@@ -37,6 +39,10 @@ static void align_usage(FILE *f) {
             "       posecrafter align --model M.pth img1 ... imgN [-o OUT] [--size 512] [--graph complete]\n"
             "                         [--device auto|cpu|cuda] [same options]\n"
             "--device: where DUSt3R's encoder/decoders run: auto (GPU when present, default), cpu, cuda\n"
+            "--K V:fx,fy,cx,cy  known intrinsics of view V (0-based index, or the image's file name), repeatable;\n"
+            "                   --model: pixels of the image file (mapped through load_images' resize + crop);\n"
+            "                   --pairs: pixels of the pointmaps. Held fixed in the alignment (one focal: the mean)\n"
+            "--intrinsics F.json  the same for many views: {\"V\": [fx, fy, cx, cy] or {\"fx\":..,\"fy\":..,\"cx\":..,\"cy\":..}}\n"
             "--pairs DIR: edges.npy (E,2), pred1_pts3d.npy (E,H,W,3), pred1_conf.npy (E,H,W), pred2_pts3d.npy,\n"
             "             pred2_conf.npy, optional names.txt. Writes cameras.json, COLMAP text model, points.ply.\n");
 }
@@ -58,10 +64,86 @@ static pc_align_opts align_opts(int niter, double lr, const char *sched, double 
     return o;
 }
 
+// Index of view `v` ("3" or a file name matching names[k] or its base name), or -1.
+static int view_index(const char *v, const char *const *names, int n) {
+    long idx;
+    if (pc_cli_parse_long(v, 0, n - 1, &idx)) return (int)idx;
+    for (int k = 0; k < n; k++) {
+        const char *sl = strrchr(names[k], '/'), *b = sl ? sl + 1 : names[k];
+        if (!strcmp(v, names[k]) || !strcmp(v, b)) return k;
+    }
+    return -1;
+}
+
+// --K specs and an --intrinsics JSON into known[n] (fx = 0: unknown). Returns 0, or 2 after an error message.
+static int resolve_known(pc_intrinsics *known, int n, const char *const *names, const char *const *specs, int nspec,
+                         const char *json_path) {
+    memset(known, 0, sizeof(*known) * (size_t)n);
+    if (json_path) {
+        FILE *f = fopen(json_path, "rb");
+        char *buf = NULL;
+        long len = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+        if (f && len >= 0 && len < (1 << 24) && fseek(f, 0, SEEK_SET) == 0 && (buf = (char *)malloc((size_t)len + 1)) &&
+            fread(buf, 1, (size_t)len, f) == (size_t)len)
+            buf[len] = 0;
+        else
+            free(buf), buf = NULL;
+        if (f) fclose(f);
+        cJSON *root = buf ? cJSON_Parse(buf) : NULL;
+        free(buf);
+        if (!root || !cJSON_IsObject(root)) {
+            fprintf(stderr, "align: %s: %s\n", json_path, root ? "expected an object {view: K}" : "cannot read it as JSON");
+            cJSON_Delete(root);
+            return 2;
+        }
+        const cJSON *it;
+        cJSON_ArrayForEach(it, root) {
+            const int k = view_index(it->string, names, n);
+            double v[4] = {0, 0, 0, 0};
+            int ok = k >= 0;
+            const char *keys[4] = {"fx", "fy", "cx", "cy"};
+            for (int q = 0; ok && q < 4; q++) {
+                const cJSON *x = cJSON_IsArray(it) ? cJSON_GetArrayItem(it, q) : cJSON_GetObjectItemCaseSensitive(it, keys[q]);
+                ok = cJSON_IsNumber(x) && (cJSON_IsArray(it) ? cJSON_GetArraySize(it) == 4 : 1);
+                if (ok) v[q] = x->valuedouble;
+            }
+            ok = ok && v[0] > 0 && v[1] > 0;
+            if (!ok) {
+                fprintf(stderr, "align: %s: entry '%s': %s\n", json_path, it->string,
+                        k < 0 ? "no such view (give a 0-based index or an image file name)"
+                              : "expected [fx, fy, cx, cy] or {\"fx\", \"fy\", \"cx\", \"cy\"} with fx, fy > 0");
+                cJSON_Delete(root);
+                return 2;
+            }
+            known[k] = (pc_intrinsics){v[0], v[1], v[2], v[3]};
+        }
+        cJSON_Delete(root);
+    }
+    for (int q = 0; q < nspec; q++) {
+        char view[1024];
+        const char *c = strrchr(specs[q], ':');
+        pc_intrinsics K;
+        if (!c || (size_t)(c - specs[q]) >= sizeof(view) || !pc_cli_parse_K(c + 1, &K)) {
+            fprintf(stderr, "align: --K '%s': expected VIEW:fx,fy,cx,cy\n", specs[q]);
+            return 2;
+        }
+        memcpy(view, specs[q], (size_t)(c - specs[q]));
+        view[c - specs[q]] = 0;
+        const int k = view_index(view, names, n);
+        if (k < 0) {
+            fprintf(stderr, "align: --K '%s': no view '%s' (give a 0-based index or an image file name)\n", specs[q], view);
+            return 2;
+        }
+        known[k] = K;
+    }
+    return 0;
+}
+
 // Shared by --pairs and --model: global alignment (or PairViewer) and the writers.
 static int run_align(int N, int *hs, int *ws, pc_align_edge *edges, int n_use, const char *const *names,
-                     const uint8_t *const *rgb, int niter, double lr, const char *sched, double min_conf, int threads,
-                     const char *out) {
+                     const uint8_t *const *rgb, const pc_intrinsics *known, int niter, double lr, const char *sched,
+                     double min_conf, int threads, const char *out) {
     pc_error err;
     int rc = 1;
     pc_pool *pool = NULL;
@@ -69,7 +151,11 @@ static int run_align(int N, int *hs, int *ws, pc_align_edge *edges, int n_use, c
     pc_align_result res = {0};
     float **pts = NULL;
     uint8_t **masks = NULL;
-    pc_align_input in = {N, hs, ws, n_use, edges};
+    pc_align_intrinsics *intr = (pc_align_intrinsics *)calloc((size_t)N, sizeof(*intr));
+    if (!intr) return 1;
+    for (int k = 0; k < N; k++)  // --pairs: K is already in the pointmaps' pixels
+        if (known[k].fx > 0) intr[k] = (pc_align_intrinsics){1, 0.5 * (known[k].fx + known[k].fy), known[k].cx, known[k].cy};
+    pc_align_input in = {N, hs, ws, n_use, edges, intr};
     const pc_align_opts o = align_opts(niter, lr, sched, min_conf);
     if (pc_pool_create(&pool, threads, &err)) {
         fprintf(stderr, "align: %s\n", err.msg);
@@ -124,10 +210,11 @@ static int run_align(int N, int *hs, int *ws, pc_align_edge *edges, int n_use, c
         goto done;
     }
     for (int k = 0; k < N; k++)
-        printf("view %d %s: focal %.4f  centre (%.5f %.5f %.5f)\n", k, names[k], res.focals[k], res.c2w[k][3],
-               res.c2w[k][7], res.c2w[k][11]);
+        printf("view %d %s: focal %.4f%s  centre (%.5f %.5f %.5f)\n", k, names[k], res.focals[k],
+               intr[k].known ? " (fixed)" : "", res.c2w[k][3], res.c2w[k][7], res.c2w[k][11]);
     rc = 0;
 done:
+    free(intr);
     if (pts)
         for (int k = 0; k < N; k++) free(pts[k]);
     free(pts);
@@ -144,7 +231,7 @@ done:
 // the writers: the pipeline's reconstruction step (src/pipeline/recon.c) with this command's options.
 static int align_from_model(const char *model, const char **paths, int n, int size, const char *graph, int niter,
                             double lr, const char *sched, double min_conf, int threads, const char *out,
-                            const char *device) {
+                            const char *device, const char *const *kspecs, int nk, const char *kjson) {
     pc_error err;
     int rc = 1;
     pc_pool *pool = NULL;
@@ -157,10 +244,15 @@ static int align_from_model(const char *model, const char **paths, int n, int si
     }
     pc_image *imgs = (pc_image *)calloc((size_t)n, sizeof(pc_image));
     const char **base = (const char **)calloc((size_t)n, sizeof(char *));  // file names without directories
-    if (!imgs || !base) {
+    pc_intrinsics *known = (pc_intrinsics *)calloc((size_t)n, sizeof(pc_intrinsics));
+    if (!imgs || !base || !known) {
         fprintf(stderr, "align: out of memory\n");
         goto done;
     }
+    if ((rc = resolve_known(known, n, paths, kspecs, nk, kjson)) != 0) goto done;
+    rc = 1;
+    int n_known = 0;
+    for (int k = 0; k < n; k++) n_known += known[k].fx > 0;
     if (pc_pool_create(&pool, threads, &err) || pc_dust3r_load(&net, model, pool, &err)) {
         fprintf(stderr, "align: %s\n", err.msg);
         goto done;
@@ -184,7 +276,7 @@ static int align_from_model(const char *model, const char **paths, int n, int si
     }
     const pc_align_opts o = align_opts(niter, lr, sched, min_conf);
     const double t0 = pc_time_sec();
-    if (pc_recon_run(&rec, net, pool, imgs, n, size, graph, &o, &err)) {
+    if (pc_recon_run(&rec, net, pool, imgs, n, size, graph, &o, n_known ? known : NULL, &err)) {
         fprintf(stderr, "align: %s\n", err.msg);
         goto done;
     }
@@ -198,10 +290,11 @@ static int align_from_model(const char *model, const char **paths, int n, int si
         goto done;
     }
     for (int k = 0; k < n; k++)
-        printf("view %d %s: focal %.4f  centre (%.5f %.5f %.5f)\n", k, base[k], rec.res.focals[k], rec.res.c2w[k][3],
-               rec.res.c2w[k][7], rec.res.c2w[k][11]);
+        printf("view %d %s: focal %.4f%s  centre (%.5f %.5f %.5f)\n", k, base[k], rec.res.focals[k],
+               known[k].fx > 0 ? " (fixed)" : "", rec.res.c2w[k][3], rec.res.c2w[k][7], rec.res.c2w[k][11]);
     rc = 0;
 done:
+    free(known);
     pc_recon_free(&rec);
     if (imgs)
         for (int k = 0; k < n; k++) pc_image_free(&imgs[k]);
@@ -218,13 +311,20 @@ int pc_cmd_align(int argc, char **argv) {
     double lr = 0.01, min_conf = 3;
     int n_img = 0, size = 512;
     const char **imgs = (const char **)calloc((size_t)argc, sizeof(char *));
-    if (!imgs) return 1;
+    const char **kspecs = (const char **)calloc((size_t)argc, sizeof(char *)), *kjson = NULL;
+    int nk = 0;
+    if (!imgs || !kspecs) {
+        free(imgs);
+        free(kspecs);
+        return 1;
+    }
     for (int a = 1; a < argc; a++) {
         const char *s = argv[a];
         int more = a + 1 < argc;
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             align_usage(stdout);
             free(imgs);
+            free(kspecs);
             return 0;
         } else if (!strcmp(s, "--pairs") && more) pairs_dir = argv[++a];
         else if (!strcmp(s, "--model") && more) model = argv[++a];
@@ -237,27 +337,33 @@ int pc_cmd_align(int argc, char **argv) {
         else if (!strcmp(s, "--threads") && more) threads = atoi(argv[++a]);
         else if (!strcmp(s, "--size") && more) size = atoi(argv[++a]);
         else if (!strcmp(s, "--device") && more) device = argv[++a];
+        else if (!strcmp(s, "--K") && more) kspecs[nk++] = argv[++a];
+        else if (!strcmp(s, "--intrinsics") && more) kjson = argv[++a];
         else if (s[0] == '-') {
             fprintf(stderr, "align: unknown or incomplete option '%s'\n", s);
             align_usage(stderr);
             free(imgs);
+            free(kspecs);
             return 2;
         } else imgs[n_img++] = s;
     }
     if (niter < 0 || niter > 1000000 || !(lr > 0) || (strcmp(sched, "cosine") && strcmp(sched, "linear"))) {
         fprintf(stderr, "align: bad --niter/--lr/--schedule\n");
         free(imgs);
+        free(kspecs);
         return 2;
     }
     if (model && !pairs_dir) {
         int r = align_from_model(model, imgs, n_img, size, graph ? graph : "complete", niter, lr, sched, min_conf,
-                                 threads, out, device);
+                                 threads, out, device, kspecs, nk, kjson);
         free(imgs);
+        free(kspecs);
         return r;
     }
     free(imgs);
     if (!pairs_dir || n_img > 0) {
         align_usage(stderr);
+        free(kspecs);
         return 2;
     }
     pc_error err;
@@ -266,6 +372,7 @@ int pc_cmd_align(int argc, char **argv) {
     pc_align_edge *edges = NULL;
     int *pairs = NULL, *hs = NULL, *ws = NULL;
     char **names = NULL;
+    pc_intrinsics *known = NULL;
     int N = 0;
     if (load_npy(&te, pairs_dir, "edges.npy", &err) || load_npy(&p1, pairs_dir, "pred1_pts3d.npy", &err) ||
         load_npy(&c1, pairs_dir, "pred1_conf.npy", &err) || load_npy(&p2, pairs_dir, "pred2_pts3d.npy", &err) ||
@@ -351,14 +458,20 @@ int pc_cmd_align(int argc, char **argv) {
         }
         if (f) fclose(f);
     }
-    if (run_align(N, hs, ws, edges, n_use, (const char *const *)names, NULL, niter, lr, sched, min_conf, threads,
-                  out))
+    known = (pc_intrinsics *)calloc((size_t)N, sizeof(pc_intrinsics));
+    if (!known) goto oom;
+    if ((rc = resolve_known(known, N, (const char *const *)names, kspecs, nk, kjson)) != 0) goto done;
+    rc = 1;
+    if (run_align(N, hs, ws, edges, n_use, (const char *const *)names, NULL, known, niter, lr, sched, min_conf,
+                  threads, out))
         goto done;
     rc = 0;
     goto done;
 oom:
     fprintf(stderr, "align: out of memory\n");
 done:
+    free(kspecs);
+    free(known);
     if (names)
         for (int k = 0; k < N; k++) free(names[k]);
     free(names);

@@ -10,6 +10,7 @@
 #include "posecrafter.h"
 #include "posecrafter/evaluate.h"
 #include "posecrafter/fms.h"
+#include "pipeline/pipeline_internal.h"
 
 #define MAX_BINS 16
 #define MAX_INPUTS 256
@@ -20,7 +21,7 @@ typedef struct {
 
 typedef struct {
     const char *pairs_path, *root, *results, *method, *md_path, *csv_path, *plot_path, *model, *models_dir, *work;
-    int size, runs, shard_i, shard_n, threads, max_new, quiet;
+    int size, runs, shard_i, shard_n, threads, max_new, quiet, known_K;
     unsigned long long seed;
     yaw_bin bins[MAX_BINS];
     int n_bins;
@@ -34,6 +35,7 @@ typedef struct {
     const char *models_dir;  // --models / $POSECRAFTER_MODELS (posecrafter*)
     const char *work;        // per-pair evidence + stage cache folder (posecrafter*)
     int quiet;
+    int known_K;             // --known-intrinsics: each pair's ground-truth K fixed in the alignment
     pc_model_files mf;       // found on first use
     int have_mf;
 } method_ctx;
@@ -60,8 +62,14 @@ static pc_status method_classical(pc_relpose *out, method_ctx *mc, pc_pool *pool
     return st;
 }
 
-// DUSt3R on (A, B) and (B, A), then PairViewer (dust3r: PairViewer) -> relative
-// pose. The ground-truth K is not used: DUSt3R estimates its own focal.
+// The pair's ground-truth K as the pipeline takes it (pixels of the stored images).
+static void pair_K(pc_intrinsics K[2], const pc_eval_pair *p) {
+    K[0] = (pc_intrinsics){p->K0[0], p->K0[4], p->K0[2], p->K0[5]};
+    K[1] = (pc_intrinsics){p->K1[0], p->K1[4], p->K1[2], p->K1[5]};
+}
+
+// DUSt3R on (A, B) and (B, A), then PairViewer (dust3r demo for two images): the pipeline's reconstruction step
+// on the two photos. DUSt3R estimates its own focals unless --known-intrinsics fixes the ground-truth K.
 static pc_status method_dust3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
                                     unsigned long long seed, pc_error *err) {
     if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
@@ -73,52 +81,31 @@ static pc_status method_dust3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *po
         st = pc_dust3r_load(&mc->net, mc->model_path, pool, err);
         if (st != PC_OK) return st;
     }
-    pc_image u8[2] = {{0}, {0}};
-    pc_tensor x[2];
-    memset(x, 0, sizeof(x));
-    pc_dust3r_pair_out outs[2];
-    memset(outs, 0, sizeof(outs));
-    st = pc_dust3r_load_image(&u8[0], &x[0], p->img0, mc->size, 0, err);
-    if (st == PC_OK) st = pc_dust3r_load_image(&u8[1], &x[1], p->img1, mc->size, 0, err);
-    int pairs[4], np = 0;
-    if (st == PC_OK) st = pc_align_make_pairs(pairs, 2, &np, 2, "complete", 1, err);
+    pc_image img[2] = {{0}, {0}};
+    pc_intrinsics K[2];
+    pair_K(K, p);
+    pc_recon rc;
+    memset(&rc, 0, sizeof(rc));
+    st = pc_image_load(&img[0], p->img0, err);
+    if (st == PC_OK) st = pc_image_load(&img[1], p->img1, err);
     if (st == PC_OK) {
-        const pc_tensor *imgs[2] = {&x[0], &x[1]};
-        st = pc_dust3r_pairs(mc->net, imgs, 2, (const int(*)[2])pairs, np, outs, err);
-    }
-    if (st == PC_OK) {
-        int hs[2] = {u8[0].h, u8[1].h}, ws[2] = {u8[0].w, u8[1].w};
-        pc_align_edge edges[2];
-        for (int e = 0; e < np; e++) {
-            edges[e].i = pairs[2 * e];
-            edges[e].j = pairs[2 * e + 1];
-            edges[e].pts_i = pc_tensor_f32(&outs[e].view[0].pts3d);
-            edges[e].conf_i = pc_tensor_f32(&outs[e].view[0].conf);
-            edges[e].pts_j = pc_tensor_f32(&outs[e].view[1].pts3d);
-            edges[e].conf_j = pc_tensor_f32(&outs[e].view[1].conf);
-        }
-        pc_align_input in = {2, hs, ws, np, edges};
         pc_align_opts o;
         pc_align_opts_default(&o);
         o.seed = seed;
-        pc_align_result res = {0};
-        st = pc_align_pairviewer(&res, &in, &o, err);
-        if (st == PC_OK) {
-            float R[9], t[3];
-            pc_align_relative_pose(R, t, res.c2w[0], res.c2w[1]);
-            double n = sqrt((double)t[0] * t[0] + (double)t[1] * t[1] + (double)t[2] * t[2]);
-            memset(out, 0, sizeof(*out));
-            for (int i = 0; i < 9; i++) out->R[i] = R[i];
-            for (int i = 0; i < 3; i++) out->t[i] = n > 0 ? t[i] / n : 0;
-            if (!(n > 0)) st = pc_err(err, PC_ERR_NUMERIC, "PairViewer returned coincident camera centres");
-        }
-        pc_align_result_free(&res);
+        st = pc_recon_run(&rc, mc->net, pool, img, 2, mc->size, "complete", &o, mc->known_K ? K : NULL, err);
     }
-    for (int k = 0; k < 2; k++) {
-        pc_dust3r_pair_out_free(&outs[k]);
-        pc_image_free(&u8[k]);
-        pc_tensor_free(&x[k]);
+    if (st == PC_OK) {
+        float R[9], t[3];
+        pc_align_relative_pose(R, t, rc.res.c2w[0], rc.res.c2w[1]);
+        double n = sqrt((double)t[0] * t[0] + (double)t[1] * t[1] + (double)t[2] * t[2]);
+        memset(out, 0, sizeof(*out));
+        for (int i = 0; i < 9; i++) out->R[i] = R[i];
+        for (int i = 0; i < 3; i++) out->t[i] = n > 0 ? t[i] / n : 0;
+        if (!(n > 0)) st = pc_err(err, PC_ERR_NUMERIC, "PairViewer returned coincident camera centres");
     }
+    pc_recon_free(&rc);
+    pc_image_free(&img[0]);
+    pc_image_free(&img[1]);
     return st;
 }
 
@@ -146,13 +133,14 @@ static pc_status method_posecrafter_ex(pc_relpose *out, method_ctx *mc, pc_pool 
     snprintf(id, sizeof(id), "%s", p->id);
     for (char *c = id; *c; c++)
         if (*c == '/' || *c == ' ' || *c == '\\') *c = '_';
-    snprintf(dir, sizeof(dir), "%s/%s_seed%llu%s", mc->work, id, seed, hvg ? "" : "_nohvg");
+    snprintf(dir, sizeof(dir), "%s/%s_seed%llu%s%s", mc->work, id, seed, hvg ? "" : "_nohvg", mc->known_K ? "_K" : "");
     pc_pipeline_opts o;
     pc_pipeline_opts_default(&o);
     o.hvg = hvg;
     o.seed = 12306 + seed;
     o.out_dir = dir;
     o.on_event = mc->quiet ? NULL : pipe_event;
+    if (mc->known_K) pair_K(o.K, p);
     pc_image a = {0}, b = {0};
     pc_pipeline_result r;
     memset(&r, 0, sizeof(r));
@@ -230,6 +218,8 @@ static void usage_eval(FILE *f) {
             "  --plot FILE.png     cumulative error curves (rotation and translation)\n"
             "  --model FILE        checkpoint for learned methods (dust3r-pair: DUSt3R .pth / .safetensors)\n"
             "  --size N            DUSt3R preprocessing size (default 512)\n"
+            "  --known-intrinsics  dust3r-pair, posecrafter*: fix each pair's ground-truth K (mapped to DUSt3R's\n"
+            "                      input) in the alignment; results are recorded as method '<name>+K'\n"
             "  --models DIR        published checkpoints for posecrafter* (default: $POSECRAFTER_MODELS)\n"
             "  --work DIR          per-pair evidence + stage cache for posecrafter* (default: <results>.work)\n"
             "  --threads N         worker threads (default: all cores)\n"
@@ -445,6 +435,8 @@ int pc_cmd_eval(int argc, char **argv) {
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             usage_eval(stdout);
             return 0;
+        } else if (!strcmp(o, "--known-intrinsics")) {
+            a.known_K = 1;
         } else if (!strcmp(o, "--model") && v) {
             a.model = v, i++;
         } else if (!strcmp(o, "--models") && v) {
@@ -493,6 +485,15 @@ int pc_cmd_eval(int argc, char **argv) {
         list_methods(stderr);
         return 2;
     }
+    if (a.known_K && !strcmp(a.method, "classical")) {
+        fprintf(stderr, "posecrafter eval: classical always uses the ground-truth K; --known-intrinsics is for the "
+                        "DUSt3R-based methods\n");
+        return 2;
+    }
+    // the results' method name says whether K was given, so runs with and without never mix on resume
+    char label[96];
+    snprintf(label, sizeof(label), "%s%s", a.method, a.known_K ? "+K" : "");
+    a.method = label;
     char results_default[256];
     if (!a.results) {
         if (a.shard_n > 1)
@@ -535,6 +536,7 @@ int pc_cmd_eval(int argc, char **argv) {
     mctx.models_dir = a.models_dir ? a.models_dir : getenv("POSECRAFTER_MODELS");
     mctx.work = a.work;
     mctx.quiet = a.quiet;
+    mctx.known_K = a.known_K;
     size_t todo = 0;
     for (size_t p = 0; p < n_pairs; p++)
         if (pc_eval_in_shard(p, a.shard_i, a.shard_n))

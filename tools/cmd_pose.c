@@ -24,25 +24,6 @@ static void usage(FILE *f) {
             "  --json          one JSON object on stdout: R (3x3 row-major), t, inliers, matches, timings\n");
 }
 
-static int parse_K(const char *s, pc_intrinsics *K) {
-    double v[4];
-    const char *p = s;
-    for (int i = 0; i < 4; i++) {
-        char *end;
-        v[i] = strtod(p, &end);
-        if (end == p) return 0;
-        if (i < 3 && *end != ',') return 0;
-        if (i == 3 && *end) return 0;
-        p = end + 1;
-    }
-    if (!(v[0] > 0) || !(v[1] > 0) || v[0] > 1e7 || v[1] > 1e7 || !(v[2] == v[2]) || !(v[3] == v[3])) return 0;
-    K->fx = v[0];
-    K->fy = v[1];
-    K->cx = v[2];
-    K->cy = v[3];
-    return 1;
-}
-
 static int pose_classical(int argc, char **argv) {
     int classical = 0, json = 0, have_k = 0, have_k2 = 0, threads = 0, nfeatures = 2000;
     double threshold = 1.0;
@@ -67,9 +48,9 @@ static int pose_classical(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) {
             json = 1;
         } else if (!strcmp(a, "--K")) {
-            ok = have_k = parse_K(argv[++i], &K1);
+            ok = have_k = pc_cli_parse_K(argv[++i], &K1);
         } else if (!strcmp(a, "--K2")) {
-            ok = have_k2 = parse_K(argv[++i], &K2);
+            ok = have_k2 = pc_cli_parse_K(argv[++i], &K2);
         } else if (!strcmp(a, "--threshold")) {
             threshold = strtod(argv[++i], &end);
             ok = *end == 0 && threshold > 0 && threshold < 1000;

@@ -43,6 +43,9 @@ static void usage(FILE *f) {
             "  --bf16              diffusion GEMMs and VAE convolutions with bf16 operands (faster on AVX512_BF16\n"
             "                      CPUs; not f32-exact)\n"
             "reconstruction:\n"
+            "  --K-a fx,fy,cx,cy   known intrinsics of A in pixels of the file (after EXIF orientation): mapped\n"
+            "  --K-b fx,fy,cx,cy   through the same resize + crop as the image and held fixed in the final global\n"
+            "                      alignment (one focal: the mean of fx and fy); pose.json says which were fixed\n"
             "  --dust3r-size N (512)   --niter N (300)   --threads N (all CPUs)\n"
             "  --device auto|cpu|cuda  where DUSt3R runs (auto: a CUDA GPU when present); diffusion runs on the CPU\n",
             PC_FMS_DEFAULT_THRESHOLD);
@@ -202,6 +205,9 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
             ok = pc_cli_parse_long(v, 0, 1024, &lv), threads = (int)lv;
         } else if (!strcmp(a, "--head-channels")) {
             ok = pc_cli_parse_long(v, 1, 4096, &lv), mf.ucfg.num_head_channels = (int)lv;
+        } else if (!strcmp(a, "--K-a") || !strcmp(a, "--K-b")) {
+            pc_intrinsics *K = &o.K[a[4] == 'b'];
+            ok = pc_cli_parse_K(v, K);
         } else if (!strcmp(a, "--clip-heads")) {
             ok = sscanf(v, "%d,%d,%d", &ch[0], &ch[1], &ch[2]) == 3 && ch[0] > 0 && ch[1] > 0 && ch[2] > 0;
             mf.ccfg.text_heads = ch[0], mf.ccfg.vision_heads = ch[1], mf.ccfg.resampler_heads = ch[2];

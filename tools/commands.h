@@ -27,6 +27,9 @@ int pc_cmd_devices(int argc, char **argv);
 // cli_util.c: 1 when s is a whole number / float in [lo, hi] (then *v is set), else 0.
 int pc_cli_parse_long(const char *s, long lo, long hi, long *v);
 int pc_cli_parse_double(const char *s, double lo, double hi, double *v);
+// "fx,fy,cx,cy" (pixels; fx, fy > 0, all finite) into *K; 0 when malformed.
+struct pc_intrinsics;
+int pc_cli_parse_K(const char *s, struct pc_intrinsics *K);
 // A duration as "42s", "3m07s" or "2h05m09s".
 void pc_cli_fmt_time(char *b, size_t n, double s);
 

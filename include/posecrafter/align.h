@@ -37,12 +37,24 @@ typedef struct pc_align_edge {
     const float *conf_j;  /* (H_j, W_j) */
 } pc_align_edge;
 
+/* Intrinsics a user knows for one view, in that view's pixels (the network input, after resize and crop).
+ * One focal per view, as the optimizer models it (use (fx + fy) / 2). */
+typedef struct pc_align_intrinsics {
+    int known;        /* 0: estimated (Weiszfeld init, then optimised); 1: fixed to f, (cx, cy) */
+    double f, cx, cy;
+} pc_align_intrinsics;
+
 typedef struct pc_align_input {
     int n_views;
     const int *heights;  /* (N) */
     const int *widths;   /* (N) */
     int n_edges;
     const pc_align_edge *edges; /* (E) */
+    /* (N) or NULL. Views with known = 1 keep that focal and principal point through the optimisation
+     * (dust3r: ModularPointCloudOptimizer.preset_focal + preset_principal_point for those images; the
+     * MST init still estimates its own focals for registration and PnP, as upstream's does, and the
+     * init keeps the preset values); PairViewer uses them for its PnP and reports them. */
+    const pc_align_intrinsics *intrinsics;
 } pc_align_input;
 
 typedef enum { PC_ALIGN_COSINE = 0, PC_ALIGN_LINEAR = 1 } pc_align_schedule;

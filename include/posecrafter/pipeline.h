@@ -139,6 +139,9 @@ typedef struct pc_pipeline_opts {
     const char *device;        /* DUSt3R device (pc_dust3r_set_device): NULL / "cpu" (default), "cuda", "auto".
                                   The diffusion models run on the CPU in this version. */
     pc_align_opts ga;          /* 300 it, lr 0.01, linear, min_conf 3 */
+    pc_intrinsics K[2];        /* known intrinsics of A and B in pixels of the images as given (after EXIF
+                                  orientation); fx <= 0 (the default): unknown. Known ones are mapped through
+                                  DUSt3R's resize + crop and fixed in the final reconstruction (and SCS). */
     /* trajectory + render + ViewCrafter */
     pc_traj_opts traj;         /* SLERP, 25 poses over the whole path */
     pc_viewcrafter_opts vc;    /* 50 steps, cfg 7.5, fs 10, "Rotating view of a scene" */
@@ -176,6 +179,7 @@ typedef struct pc_pipeline_result {
     /* intrinsics of A and B in pixels of the input images as given (after EXIF orientation) */
     double fx[2], fy[2], cx[2], cy[2];
     int width[2], height[2];
+    int K_fixed[2];            /* 1: that image's intrinsics were given (opts.K) and held fixed */
     int n_candidates;          /* frames the selector saw */
     int *selected;             /* (n_selected) candidate indices, best first */
     int n_selected;

@@ -132,6 +132,7 @@ void pc_align_free(pc_align *ga) {
     free(ga->M1);
     free(ga->M2);
     free(ga->pp);
+    free(ga->f_fixed);
     free(ga->cam_f);
     free(ga->cam_d);
     free(ga->part);
@@ -186,13 +187,14 @@ pc_status pc_align_create(pc_align **out, const pc_align_input *in, const pc_ali
     ga->gX = (float **)calloc((size_t)N, sizeof(float *));
     ga->D = (float **)calloc((size_t)N, sizeof(float *));
     ga->pp = (float *)calloc((size_t)N * 2, sizeof(float));
+    ga->f_fixed = (unsigned char *)calloc((size_t)N, 1);
     ga->F_off = (size_t *)calloc((size_t)N, sizeof(size_t));
     ga->vs_off = (int *)calloc((size_t)N + 1, sizeof(int));
     ga->vs = (int *)calloc((size_t)E * 2, sizeof(int));
     ga->cam_f = (float *)calloc((size_t)N * 13 + (size_t)E * 12, sizeof(float));
     ga->cam_d = (double *)calloc((size_t)E * 22 + (size_t)N * 17, sizeof(double));
     if (!ga->H || !ga->W || !ga->hw || !ga->hwp || !ga->dm_off || !ga->edges || !ga->im_conf || !ga->X ||
-        !ga->gX || !ga->D || !ga->pp || !ga->F_off || !ga->vs_off || !ga->vs || !ga->cam_f || !ga->cam_d)
+        !ga->gX || !ga->D || !ga->pp || !ga->f_fixed || !ga->F_off || !ga->vs_off || !ga->vs || !ga->cam_f || !ga->cam_d)
         goto oom;
     size_t total_hw = 0;
     for (int k = 0; k < N; k++) {
@@ -283,6 +285,20 @@ pc_status pc_align_create(pc_align **out, const pc_align_input *in, const pc_ali
     for (int k = 0; k < N; k++) {
         ga->P[ga->off_im + (size_t)k * 7 + 3] = 1;
         ga->P[ga->off_f + k] = ga->o.focal_break * logf((float)PC_MAX(ga->H[k], ga->W[k]));
+    }
+    for (int k = 0; in->intrinsics && k < N; k++) {
+        const pc_align_intrinsics *K = &in->intrinsics[k];
+        if (!K->known) continue;
+        if (!(K->f > 0 && isfinite(K->f) && isfinite(K->cx) && isfinite(K->cy))) {
+            pc_align_free(ga);
+            return pc_err(err, PC_ERR_ARG, "align: known intrinsics of view %d are invalid (f %g, pp %g, %g)", k, K->f,
+                          K->cx, K->cy);
+        }
+        // dust3r: _set_focal (focal_break * log f) and _set_principal_point, then requires_grad_(False)
+        ga->P[ga->off_f + k] = ga->o.focal_break * (float)log(K->f);
+        ga->pp[2 * k] = (float)K->cx;
+        ga->pp[2 * k + 1] = (float)K->cy;
+        ga->f_fixed[k] = 1;
     }
     *out = ga;
     return PC_OK;
@@ -669,7 +685,8 @@ double pc_align_loss(pc_align *ga, int with_grad) {
             for (int q = 0; q < 4; q++) G[q] = (float)gq[q];
             for (int q = 0; q < 3; q++) G[4 + q] = (float)(acc[9 + q] * signed_expm1_grad(P[4 + q]));
             // d/d(param) with f = exp(param / focal_break): dXc_xy/df = -Xc_xy / f
-            ga->G[ga->off_f + k] = (float)(-acc[12] / ga->o.focal_break);
+            // a preset focal is not a parameter (requires_grad False): no gradient, so Adam never moves it
+            ga->G[ga->off_f + k] = ga->f_fixed[k] ? 0.0f : (float)(-acc[12] / ga->o.focal_break);
         }
     }
     return loss;
@@ -760,7 +777,8 @@ pc_status pc_align_init_from_mst(pc_align *ga, const pc_align_mst *mst, pc_error
         if (has_f && !(mst->focals[k] > 0 && isfinite(mst->focals[k])))  // upstream would start from log(0) = -inf
             return pc_err(err, PC_ERR_NUMERIC, "align: the focal estimated for view %d is %g (a degenerate pointmap)",
                           k, mst->focals[k]);
-        if (has_f) ga->P[ga->off_f + k] = ga->o.focal_break * (float)log(mst->focals[k]);
+        // _set_focal without force: a preset focal is kept
+        if (has_f && !ga->f_fixed[k]) ga->P[ga->off_f + k] = ga->o.focal_break * (float)log(mst->focals[k]);
     }
     memset(ga->M1, 0, ga->np * sizeof(float));
     memset(ga->M2, 0, ga->np * sizeof(float));

@@ -33,7 +33,8 @@ struct pc_align {
     size_t *dm_off;      // (N) offset of view k's depth map inside the depth block
     float *P, *G, *M1, *M2; // params, grads, Adam moments
     int adam_t;
-    float *pp;           // (N,2) principal points (W/2, H/2)
+    float *pp;           // (N,2) principal points: (W/2, H/2), or the user's (pc_align_intrinsics)
+    unsigned char *f_fixed; // (N) 1: focal preset by the user, never optimised nor overwritten by the init
 
     // scratch (allocated once at create: nothing is allocated per iteration)
     float **X;           // (N) x (3, hwp) world points of the current params, SoA planes

@@ -45,10 +45,12 @@ pc_status pc_align_pairviewer(pc_align_result *res, const pc_align_input *in, co
         for (int64_t p = 0; p < hw; p++) a += eij->conf_i[p];
         for (int64_t p = 0; p < ga->hw[1 - i]; p++) b += eij->conf_j[p];
         confs[i] = (double)((float)(a / hw) * (float)(b / ga->hw[1 - i]));
-        double f = pc_ga_estimate_focal(eij->pts_i, H, W, W / 2.0, H / 2.0, 0.0, INFINITY);
+        const pc_align_intrinsics *K = in->intrinsics && in->intrinsics[i].known ? &in->intrinsics[i] : NULL;
+        double f = K ? K->f : pc_ga_estimate_focal(eij->pts_i, H, W, W / 2.0, H / 2.0, 0.0, INFINITY);
+        const double ppx = K ? K->cx : W / 2.0, ppy = K ? K->cy : H / 2.0;
         res->focals[i] = (float)f;
-        res->pp[i][0] = (float)(W / 2.0);
-        res->pp[i][1] = (float)(H / 2.0);
+        res->pp[i][0] = (float)ppx;
+        res->pp[i][1] = (float)ppy;
         // pose of camera i in camera (1-i)'s frame, from view i's points predicted in that frame
         int64_t cnt = 0;
         for (int64_t p = 0; p < hw; p++) cnt += ga->im_conf[i][p] > o.min_conf_thr;
@@ -70,7 +72,7 @@ pc_status pc_align_pairviewer(pc_align_result *res, const pc_align_input *in, co
                     m++;
                 }
             double R[9], t[3];
-            int inl = pc_ga_pnp_ransac(R, t, X, uv, cnt, f, W / 2.0, H / 2.0, 100, 5.0, o.seed + 7u * (uint64_t)i);
+            int inl = pc_ga_pnp_ransac(R, t, X, uv, cnt, f, ppx, ppy, 100, 5.0, o.seed + 7u * (uint64_t)i);
             free(X);
             free(uv);
             if (inl > 0)

@@ -440,7 +440,7 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     if (st != PC_OK) return st;
     emit(r, "DUSt3R on 12 pairs of the 4 relay frames, then global alignment", 0, 0, 0);
     pc_recon rc;
-    st = pc_recon_run(&rc, r->dust3r, r->pool, r->relay_img, 4, o->dust3r_size, NULL, &o->ga, err);
+    st = pc_recon_run(&rc, r->dust3r, r->pool, r->relay_img, 4, o->dust3r_size, NULL, &o->ga, NULL, err);
     if (st != PC_OK) return st;
     r->relay_W = rc.W[0], r->relay_H = rc.H[0];
     for (int k = 0; k < 4; k++) {
@@ -677,6 +677,14 @@ static pc_status final_views(run_t *r, const pc_image *cand, const int *sel, int
     return PC_OK;
 }
 
+// Known intrinsics for the final-stage views (A, B, then frames: unknown), or NULL when neither is given.
+static pc_intrinsics *final_known(const run_t *r, int n) {
+    if (!(r->o->K[0].fx > 0) && !(r->o->K[1].fx > 0)) return NULL;
+    pc_intrinsics *K = (pc_intrinsics *)calloc((size_t)n, sizeof(pc_intrinsics));
+    if (K) K[0] = r->o->K[0], K[1] = r->o->K[1];
+    return K;
+}
+
 static uint64_t mix64(uint64_t *s) {  // splitmix64
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -713,7 +721,9 @@ static pc_status select_scs(run_t *r, const pc_image *cand, int nc, int k, int *
             st = pc_err(err, PC_ERR_MEMORY, "out of memory");
             break;
         }
-        st = pc_recon_run(&rcs[m], r->dust3r, r->pool, views, k + 2, r->o->dust3r_size, NULL, &r->o->ga, err);
+        pc_intrinsics *known = final_known(r, k + 2);
+        st = pc_recon_run(&rcs[m], r->dust3r, r->pool, views, k + 2, r->o->dust3r_size, NULL, &r->o->ga, known, err);
+        free(known);
         free(views);
         if (st == PC_OK) recon_relpose(&rcs[m], Rs[m], ts[m]);
     }
@@ -822,6 +832,11 @@ static pc_status finish_pose(run_t *r, pc_recon *rc, pc_error *err) {
     for (int i = 0; i < 3; i++) res->t[i] = res->t_scene[i] / nt;
     for (int v = 0; v < 2; v++) {
         pc_recon_intrinsics(rc, v, &res->fx[v], &res->fy[v], &res->cx[v], &res->cy[v]);
+        res->K_fixed[v] = r->o->K[v].fx > 0;
+        if (res->K_fixed[v]) {  // held fixed: report the values given (the alignment used their mean focal)
+            res->fx[v] = r->o->K[v].fx, res->fy[v] = r->o->K[v].fy;
+            res->cx[v] = r->o->K[v].cx, res->cy[v] = r->o->K[v].cy;
+        }
         res->width[v] = rc->map[v][0];
         res->height[v] = rc->map[v][1];
     }
@@ -920,8 +935,11 @@ static pc_status stage_select_and_pose(run_t *r, pc_error *err) {
         st = load_dust3r(r, err);
         if (st == PC_OK && final_views(r, cand, res->selected, res->n_selected, &views) != PC_OK)
             st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+        pc_intrinsics *known = final_known(r, res->n_selected + 2);
         if (st == PC_OK)
-            st = pc_recon_run(&rc, r->dust3r, r->pool, views, res->n_selected + 2, o->dust3r_size, NULL, &o->ga, err);
+            st = pc_recon_run(&rc, r->dust3r, r->pool, views, res->n_selected + 2, o->dust3r_size, NULL, &o->ga, known,
+                              err);
+        free(known);
         free(views);
     }
     if (st == PC_OK) st = finish_pose(r, &rc, err);

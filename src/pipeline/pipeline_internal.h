@@ -17,11 +17,15 @@ typedef struct pc_recon {
     float **conf;            // n x (H W) per-pixel confidence: max over the edges (dust3r im_conf)
     double loss;             // final GA loss (0 for PairViewer)
     int pairviewer;          // 1: two views aligned by PairViewer (dust3r's demo does the same)
+    int n_known;             // views whose intrinsics were fixed (the known argument)
 } pc_recon;
 
 // graph: dust3r make_pairs scene graph (NULL = "complete"), symmetrized.
+// known: NULL, or (n) intrinsics in pixels of imgs[k] with fx <= 0 for "unknown": those views' focal
+// ((fx' + fy') / 2 after the resize) and principal point are mapped through the same resize + crop as
+// the image and fixed in the alignment (pc_align_intrinsics).
 pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_image *imgs, int n, int size,
-                       const char *graph, const pc_align_opts *o, pc_error *err);
+                       const char *graph, const pc_align_opts *o, const pc_intrinsics *known, pc_error *err);
 void pc_recon_free(pc_recon *r);
 // Intrinsics of view k in pixels of the image given to pc_recon_run (undoing the resize + crop).
 void pc_recon_intrinsics(const pc_recon *r, int k, double *fx, double *fy, double *cx, double *cy);

@@ -28,6 +28,7 @@ pc_status pc_pipeline_write_json(const char *path, const pc_pipeline_result *r, 
         cJSON_AddNumberToObject(k, "cy", r->cy[v]);
         cJSON_AddNumberToObject(k, "width", r->width[v]);
         cJSON_AddNumberToObject(k, "height", r->height[v]);
+        cJSON_AddBoolToObject(k, "fixed", r->K_fixed[v]);  // given by the user (--K-a / --K-b) and held fixed
     }
     cJSON *sel = cJSON_AddObjectToObject(root, "selection");
     cJSON_AddStringToObject(sel, "selector", pc_selector_name(o->selector));

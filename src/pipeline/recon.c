@@ -26,8 +26,17 @@ void pc_recon_free(pc_recon *r) {
     memset(r, 0, sizeof(*r));
 }
 
+// A K in pixels of the image given to pc_recon_run, in pixels of DUSt3R's input (the inverse of
+// pc_recon_intrinsics): scaled by the resize, pixel centres through Pillow's (u + 0.5) mapping, minus the crop.
+static pc_align_intrinsics to_working(const int m[6], const pc_intrinsics *K) {
+    const double sx = (double)m[2] / m[0], sy = (double)m[3] / m[1];
+    pc_align_intrinsics w = {1, 0.5 * (K->fx * sx + K->fy * sy), (K->cx + 0.5) * sx - 0.5 - m[4],
+                             (K->cy + 0.5) * sy - 0.5 - m[5]};
+    return w;
+}
+
 pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_image *imgs, int n, int size,
-                       const char *graph, const pc_align_opts *o, pc_error *err) {
+                       const char *graph, const pc_align_opts *o, const pc_intrinsics *known, pc_error *err) {
     memset(r, 0, sizeof(*r));
     if (!net || !imgs || n < 2 || n > 256 || size < 16)
         return pc_err(err, PC_ERR_ARG, "reconstruction: need 2 .. 256 images and a DUSt3R model");
@@ -98,8 +107,20 @@ pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_imag
                     for (size_t p = 0; p < hw; p++) r->conf[k][p] = c[p] > r->conf[k][p] ? c[p] : r->conf[k][p];
                 }
     }
+    pc_align_intrinsics *intr = known ? (pc_align_intrinsics *)calloc((size_t)n, sizeof(*intr)) : NULL;
+    if (known && !intr && st == PC_OK) st = pc_err(err, PC_ERR_MEMORY, "reconstruction: out of memory");
+    for (int k = 0; intr && k < n && st == PC_OK; k++) {
+        if (!(known[k].fx > 0)) continue;
+        if (!(known[k].fy > 0) || !isfinite(known[k].fx + known[k].fy + known[k].cx + known[k].cy)) {
+            st = pc_err(err, PC_ERR_ARG, "reconstruction: intrinsics of view %d are invalid (fx %g fy %g cx %g cy %g)", k,
+                        known[k].fx, known[k].fy, known[k].cx, known[k].cy);
+            break;
+        }
+        intr[k] = to_working(r->map[k], &known[k]);
+        r->n_known++;
+    }
     if (st == PC_OK) {
-        pc_align_input in = {n, r->H, r->W, np, edges};
+        pc_align_input in = {n, r->H, r->W, np, edges, intr};
         if (n == 2 && np == 2) {
             r->pairviewer = 1;
             st = pc_align_pairviewer(&r->res, &in, o, err);
@@ -118,6 +139,7 @@ pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_imag
             free(pts);
         }
     }
+    free(intr);
 done:
     pc_align_free(ga);
     for (int e = 0; e < np && outs; e++) pc_dust3r_pair_out_free(&outs[e]);
