@@ -213,7 +213,7 @@ int main(void) {
              "args parser: linear head, 16/12 heads, landscape_only");
     st = pc_dust3r_parse_args("AsymmetricCroCo3DStereo(pos_embed='cosine')", &bad, &err);
     PC_CHECK(st == PC_ERR_UNSUPPORTED, "cosine pos_embed is reported unsupported: %s", err.msg);
-    st = pc_dust3r_parse_args("AsymmetricMASt3R(pos_embed='RoPE100')", &bad, &err);
+    st = pc_dust3r_parse_args("AsymmetricMASt3RWithDUNEBackbone(pos_embed='RoPE100')", &bad, &err);
     PC_CHECK(st == PC_ERR_UNSUPPORTED, "another model class is reported unsupported: %s", err.msg);
 
     pc_checkpoint_close(gold);

@@ -1,8 +1,11 @@
-/* posecrafter public API: DUSt3R pairwise pointmaps (naver/dust3r AsymmetricCroCo3DStereo, inference only).
+/* posecrafter public API: DUSt3R and MASt3R pairwise pointmaps (naver/dust3r AsymmetricCroCo3DStereo,
+ * naver/mast3r AsymmetricMASt3R; inference only). Both are one model type here: MASt3R is DUSt3R's trunk with
+ * the 'catmlp+dpt' head, which adds dense local descriptors and their confidence to the pointmap.
  *
  * The architecture is read from the checkpoint: the "args.model" string (pos_embed RoPE<freq>, head_type
- * dpt|linear, output_mode, depth_mode, conf_mode, enc/dec_num_heads) plus tensor shapes (embedding dims,
- * depths, patch size, MLP and DPT widths). Official .pth checkpoints and safetensors copies both load.
+ * dpt|linear|catmlp+dpt, output_mode pts3d|pts3d+desc<D>, depth_mode, conf_mode, desc_conf_mode, two_confs,
+ * enc/dec_num_heads) plus tensor shapes (embedding dims, depths, patch size, MLP, DPT and local-feature
+ * widths). Official .pth checkpoints and safetensors copies both load.
  *
  *     pc_dust3r *net;
  *     pc_error err;
@@ -33,7 +36,12 @@ extern "C" {
 typedef struct pc_dust3r pc_dust3r;
 
 /* Architecture as parsed from a checkpoint (or given to pc_dust3r_create_random). */
-typedef enum { PC_DUST3R_HEAD_LINEAR = 0, PC_DUST3R_HEAD_DPT = 1 } pc_dust3r_head_type;
+typedef enum {
+    PC_DUST3R_HEAD_LINEAR = 0,
+    PC_DUST3R_HEAD_DPT = 1,
+    PC_DUST3R_HEAD_CATMLP_DPT = 2 /* MASt3R: DPT pts3d + conf, plus an MLP over [encoder | last decoder] tokens
+                                     giving descriptors (and their confidence) pixel-shuffled to full size */
+} pc_dust3r_head_type;
 typedef enum { PC_DUST3R_DEPTH_EXP = 0, PC_DUST3R_DEPTH_SQUARE, PC_DUST3R_DEPTH_LINEAR } pc_dust3r_depth_mode;
 typedef enum { PC_DUST3R_CONF_EXP = 0, PC_DUST3R_CONF_SIGMOID, PC_DUST3R_CONF_NONE } pc_dust3r_conf_mode;
 
@@ -53,6 +61,13 @@ typedef struct pc_dust3r_config {
     pc_dust3r_conf_mode conf_mode;        /* ('exp', 1, inf) */
     float conf_vmin, conf_vmax;           /* 1, inf */
     int landscape_only;                   /* as stored; inference behaves like upstream load_model (False) */
+    /* MASt3R local features (head PC_DUST3R_HEAD_CATMLP_DPT) */
+    int mast3r;                           /* 1: the checkpoint is an AsymmetricMASt3R */
+    int desc_dim;                         /* 24 for output_mode 'pts3d+desc24' */
+    int two_confs;                        /* 1: desc_conf has its own channel (published model); 0: a copy of conf */
+    pc_dust3r_conf_mode desc_conf_mode;   /* ('exp', 0, inf) */
+    float desc_conf_vmin, desc_conf_vmax;
+    int local_mlp_hidden;                 /* head_local_features.fc1 width (7168 for ViT-L + base decoder) */
 } pc_dust3r_config;
 
 /* Load a checkpoint (.pth zip / legacy or .safetensors). pool: borrowed, may be NULL (one thread); it must
@@ -68,10 +83,13 @@ const pc_dust3r_config *pc_dust3r_get_config(const pc_dust3r *net);
 /* Number of parameters bound by the model (mask_token and aliased duplicates not counted). */
 int64_t pc_dust3r_num_params(const pc_dust3r *net);
 
-/* One view's prediction: pts3d (H, W, 3) and conf (H, W), owned float32. */
+/* One view's prediction, owned float32. desc / desc_conf only from a MASt3R model with descriptor output on
+ * (pc_dust3r_set_desc_output); otherwise empty (data NULL). */
 typedef struct pc_dust3r_view_pred {
-    pc_tensor pts3d;
-    pc_tensor conf;
+    pc_tensor pts3d;      /* (H, W, 3) */
+    pc_tensor conf;       /* (H, W) */
+    pc_tensor desc;       /* (H, W, D) unit vectors (L2 over D, no epsilon, as upstream) */
+    pc_tensor desc_conf;  /* (H, W) */
 } pc_dust3r_view_pred;
 
 /* view[0]: image 1 in camera 1's frame (pred1); view[1]: image 2's pixels in camera 1's frame
@@ -101,6 +119,12 @@ pc_status pc_dust3r_pairs(pc_dust3r *net, const pc_tensor *const *imgs, int n_im
 pc_status pc_dust3r_set_device(pc_dust3r *net, const char *device, pc_error *err);
 /* "cpu" or "cuda". */
 const char *pc_dust3r_get_device(const pc_dust3r *net);
+
+/* MASt3R: whether pc_dust3r_pair(s) return desc / desc_conf (1, the default) or only pts3d / conf (0: what a
+ * dense reconstruction needs; saves D + 1 floats per pixel per view). No effect on a DUSt3R model. */
+void pc_dust3r_set_desc_output(pc_dust3r *net, int on);
+/* 1 when the model has MASt3R's local-feature head. */
+int pc_dust3r_has_desc(const pc_dust3r *net);
 
 /* Current size of the activation arena in bytes. It is sized by a dry run of the forward on the first call
  * and grows only when a later call needs more (larger images). */

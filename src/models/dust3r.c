@@ -1,6 +1,8 @@
 // DUSt3R inference (naver/dust3r AsymmetricCroCo3DStereo): a siamese ViT
 // encoder with RoPE2D, two cross-attending decoders and one prediction head
 // per view (DPT or linear), then the pointmap/confidence post-processing.
+// MASt3R (naver/mast3r AsymmetricMASt3R) is the same trunk with the 'catmlp+dpt'
+// head: the DPT plus a local-feature MLP (mast3r: Cat_MLP_LocalFeatures_DPT_Pts3d).
 //
 // The forward reads top to bottom like dust3r/model.py:
 //   encode (patch_embed, enc_blocks, enc_norm)            -> _encode_image
@@ -61,6 +63,10 @@ struct pc_dust3r {
     pc_nn_layernorm dec_norm;
     dpt_head dpt[2];
     pc_nn_linear lin[2];        // linear head proj: (out_ch * p * p, dec_dim)
+    pc_nn_linear loc_fc1[2];    // MASt3R head_local_features.fc1: (hidden, enc_dim + dec_dim)
+    pc_nn_linear loc_fc2[2];    // MASt3R head_local_features.fc2: ((desc_dim + two_confs) * p * p, hidden)
+    int raw_ch;                 // channels of the raw head output: out_ch (+ desc_dim + two_confs for MASt3R)
+    int want_desc;              // MASt3R: return desc / desc_conf (pc_dust3r_set_desc_output)
 
     pc_arena arena;
     pc_dust3r_cuda *gpu;        // non-NULL: encoder + decoders run on the GPU (dust3r_cuda.c)
@@ -78,6 +84,10 @@ const pc_tensor *pc_dust3r_find_tensor(const pc_dust3r *net, const char *name) {
 }
 
 const pc_dust3r_config *pc_dust3r_get_config(const pc_dust3r *net) { return &net->cfg; }
+void pc_dust3r_set_desc_output(pc_dust3r *net, int on) {
+    if (net) net->want_desc = on != 0;
+}
+int pc_dust3r_has_desc(const pc_dust3r *net) { return net && net->cfg.head == PC_DUST3R_HEAD_CATMLP_DPT; }
 int64_t pc_dust3r_num_params(const pc_dust3r *net) { return net->n_params; }
 size_t pc_dust3r_arena_bytes(const pc_dust3r *net) { return net->arena.size; }
 
@@ -185,9 +195,13 @@ pc_status pc_dust3r_parse_args(const char *args, pc_dust3r_config *cfg, pc_error
     if (!open) return pc_err(err, PC_ERR_FORMAT, "model args '%.80s' are not a constructor call", args);
     size_t nlen = (size_t)(open - args);
     while (nlen && isspace((unsigned char)args[nlen - 1])) nlen--;
-    if (nlen != strlen("AsymmetricCroCo3DStereo") || strncmp(args, "AsymmetricCroCo3DStereo", nlen))
-        return pc_err(err, PC_ERR_UNSUPPORTED, "model class '%.*s' is not supported (expected AsymmetricCroCo3DStereo)",
+    const int is_dust3r = nlen == strlen("AsymmetricCroCo3DStereo") && !strncmp(args, "AsymmetricCroCo3DStereo", nlen);
+    const int is_mast3r = nlen == strlen("AsymmetricMASt3R") && !strncmp(args, "AsymmetricMASt3R", nlen);
+    if (!is_dust3r && !is_mast3r)
+        return pc_err(err, PC_ERR_UNSUPPORTED,
+                      "model class '%.*s' is not supported (expected AsymmetricCroCo3DStereo or AsymmetricMASt3R)",
                       (int)PC_MIN(nlen, 60), args);
+    cfg->mast3r = is_mast3r;
     // Defaults of AsymmetricCroCo3DStereo / CroCoNet when a keyword is absent.
     if (!kw_str(args, "pos_embed", buf, sizeof(buf))) strcpy(buf, "cosine");
     if (strncmp(buf, "RoPE", 4) != 0)
@@ -199,10 +213,27 @@ pc_status pc_dust3r_parse_args(const char *args, pc_dust3r_config *cfg, pc_error
     if (!kw_str(args, "head_type", buf, sizeof(buf))) strcpy(buf, "linear");
     if (!strcmp(buf, "dpt")) cfg->head = PC_DUST3R_HEAD_DPT;
     else if (!strcmp(buf, "linear")) cfg->head = PC_DUST3R_HEAD_LINEAR;
-    else return pc_err(err, PC_ERR_UNSUPPORTED, "head_type='%s' is not supported (dpt or linear)", buf);
+    else if (!strcmp(buf, "catmlp+dpt") && is_mast3r) cfg->head = PC_DUST3R_HEAD_CATMLP_DPT;
+    else
+        return pc_err(err, PC_ERR_UNSUPPORTED, "head_type='%s' is not supported (dpt, linear%s)", buf,
+                      is_mast3r ? " or catmlp+dpt" : "");
     if (!kw_str(args, "output_mode", buf, sizeof(buf))) strcpy(buf, "pts3d");
-    if (strcmp(buf, "pts3d") != 0)
-        return pc_err(err, PC_ERR_UNSUPPORTED, "output_mode='%s' is not supported (pts3d)", buf);
+    cfg->desc_dim = 0;
+    if (cfg->head == PC_DUST3R_HEAD_CATMLP_DPT) {  // mast3r: 'pts3d+desc<D>'
+        char *e2;
+        long d = strncmp(buf, "pts3d+desc", 10) ? 0 : strtol(buf + 10, &e2, 10);
+        if (d <= 0 || d > 1024 || *e2)
+            return pc_err(err, PC_ERR_UNSUPPORTED, "output_mode='%s' is not supported with catmlp+dpt (pts3d+desc<D>)", buf);
+        cfg->desc_dim = (int)d;
+        char dm[32];
+        if (kw_str(args, "desc_mode", dm, sizeof(dm)) && strcmp(dm, "norm") != 0)
+            return pc_err(err, PC_ERR_UNSUPPORTED, "desc_mode='%s' is not supported (norm)", dm);
+        const char *tc = kw_find(args, "two_confs");
+        cfg->two_confs = tc && !strncmp(tc, "True", 4);
+    } else if (strcmp(buf, "pts3d") != 0) {
+        return pc_err(err, PC_ERR_UNSUPPORTED, "output_mode='%s' is not supported with head_type dpt/linear (pts3d)",
+                      buf);
+    }
     int r = kw_mode(args, "depth_mode", buf, sizeof(buf), &lo, &hi);
     if (r == 0 && kw_find(args, "depth_mode")) return pc_err(err, PC_ERR_FORMAT, "cannot parse depth_mode in model args");
     if (r == -1) return pc_err(err, PC_ERR_UNSUPPORTED, "depth_mode=None is not supported");
@@ -228,6 +259,21 @@ pc_status pc_dust3r_parse_args(const char *args, pc_dust3r_config *cfg, pc_error
     }
     cfg->conf_vmin = (float)lo;
     cfg->conf_vmax = (float)hi;
+    if (cfg->head == PC_DUST3R_HEAD_CATMLP_DPT) {  // desc_conf_mode: absent or None -> conf_mode (AsymmetricMASt3R)
+        cfg->desc_conf_mode = cfg->conf_mode, cfg->desc_conf_vmin = cfg->conf_vmin, cfg->desc_conf_vmax = cfg->conf_vmax;
+        r = kw_mode(args, "desc_conf_mode", buf, sizeof(buf), &lo, &hi);
+        if (r == 0 && kw_find(args, "desc_conf_mode"))
+            return pc_err(err, PC_ERR_FORMAT, "cannot parse desc_conf_mode in model args");
+        if (r == 1) {
+            if (!strcmp(buf, "exp")) cfg->desc_conf_mode = PC_DUST3R_CONF_EXP;
+            else if (!strcmp(buf, "sigmoid")) cfg->desc_conf_mode = PC_DUST3R_CONF_SIGMOID;
+            else return pc_err(err, PC_ERR_UNSUPPORTED, "desc_conf_mode '%s' is not supported", buf);
+            cfg->desc_conf_vmin = (float)lo;
+            cfg->desc_conf_vmax = (float)hi;
+        }
+        if (cfg->two_confs && cfg->desc_conf_mode == PC_DUST3R_CONF_NONE)
+            return pc_err(err, PC_ERR_UNSUPPORTED, "two_confs=True needs a desc_conf_mode");
+    }
     cfg->enc_heads = kw_int(args, "enc_num_heads", &v) ? (int)v : 12;
     cfg->dec_heads = kw_int(args, "dec_num_heads", &v) ? (int)v : 16;
     if (cfg->enc_heads <= 0 || cfg->dec_heads <= 0)
@@ -318,6 +364,30 @@ static pc_status bind_dpt(pc_dust3r *net, pc_nn_binder *b, dpt_head *h, int v, p
     return pc_nn_conv2d_bind(b, &h->head4, key, c->dpt_last_dim, net->out_ch, 1, 1, 0, 1, err);
 }
 
+// mast3r: head_local_features = Mlp(enc_dim + dec_dim -> hidden -> (desc_dim + two_confs) * p^2) per head;
+// widths from the tensors (upstream's factory hard-codes 4 x (enc + dec) hidden).
+static pc_status bind_local_features(pc_dust3r *net, pc_nn_binder *b, pc_error *err) {
+    pc_dust3r_config *c = &net->cfg;
+    char key[128];
+    int nd;
+    int64_t sh[PC_MAX_DIMS];
+    pc_status st;
+    if (c->patch != 16) return pc_err(err, PC_ERR_UNSUPPORTED, "the catmlp+dpt head needs patch size 16 (got %d)", c->patch);
+    if ((st = pc_nn_shape(b, "downstream_head1.head_local_features.fc1.weight", &nd, sh, err))) return st;
+    if (nd != 2) return pc_err(err, PC_ERR_SHAPE, "tensor 'downstream_head1.head_local_features.fc1.weight' must be 2-D");
+    c->local_mlp_hidden = (int)sh[0];
+    const int64_t pp = (int64_t)c->patch * c->patch, out = (int64_t)(c->desc_dim + c->two_confs) * pp;
+    for (int v = 0; v < 2; v++) {
+        snprintf(key, sizeof(key), "downstream_head%d.head_local_features.fc1", v + 1);
+        if ((st = pc_nn_linear_bind(b, &net->loc_fc1[v], key, c->enc_dim + c->dec_dim, c->local_mlp_hidden, 1, err)))
+            return st;
+        snprintf(key, sizeof(key), "downstream_head%d.head_local_features.fc2", v + 1);
+        if ((st = pc_nn_linear_bind(b, &net->loc_fc2[v], key, c->local_mlp_hidden, out, 1, err))) return st;
+    }
+    net->raw_ch = net->out_ch + c->desc_dim + c->two_confs;
+    return PC_OK;
+}
+
 // Read the widths the shapes imply, then bind every tensor (cfg's arg-derived fields already set).
 static pc_status build(pc_dust3r *net, pc_error *err) {
     pc_nn_binder *b = &net->binder;
@@ -376,11 +446,14 @@ static pc_status build(pc_dust3r *net, pc_error *err) {
     // heads
     int has_dpt = pc_nn_has(b, "downstream_head1.dpt.head.0.weight");
     int has_lin = pc_nn_has(b, "downstream_head1.proj.weight");
-    if (c->head == PC_DUST3R_HEAD_DPT && !has_dpt)
-        return pc_err(err, PC_ERR_NOT_FOUND, "head_type is dpt but tensor 'downstream_head1.dpt.head.0.weight' is missing");
+    const int dpt_like = c->head == PC_DUST3R_HEAD_DPT || c->head == PC_DUST3R_HEAD_CATMLP_DPT;
+    if (dpt_like && !has_dpt)
+        return pc_err(err, PC_ERR_NOT_FOUND, "head_type is %s but tensor 'downstream_head1.dpt.head.0.weight' is missing",
+                      c->head == PC_DUST3R_HEAD_DPT ? "dpt" : "catmlp+dpt");
     if (c->head == PC_DUST3R_HEAD_LINEAR && !has_lin)
         return pc_err(err, PC_ERR_NOT_FOUND, "head_type is linear but tensor 'downstream_head1.proj.weight' is missing");
-    if (c->head == PC_DUST3R_HEAD_DPT) {
+    net->raw_ch = net->out_ch;
+    if (dpt_like) {
         if (c->patch != 16)
             return pc_err(err, PC_ERR_UNSUPPORTED, "the DPT head needs patch size 16 (got %d)", c->patch);
         for (int k = 0; k < 4; k++) {
@@ -403,6 +476,7 @@ static pc_status build(pc_dust3r *net, pc_error *err) {
         c->dpt_hooks[3] = L;
         for (int v = 0; v < 2; v++)
             if ((st = bind_dpt(net, b, &net->dpt[v], v, err))) return st;
+        if (c->head == PC_DUST3R_HEAD_CATMLP_DPT && (st = bind_local_features(net, b, err))) return st;
     } else {
         for (int v = 0; v < 2; v++) {
             snprintf(key, sizeof(key), "downstream_head%d.proj", v + 1);
@@ -469,7 +543,19 @@ pc_status pc_dust3r_load(pc_dust3r **out, const char *path, pc_pool *pool, pc_er
         c->conf_vmin = 1.0f;
         c->conf_vmax = INFINITY;
         c->landscape_only = 0;
+        const pc_tensor *fc2 = pc_checkpoint_find(net->ck, "downstream_head1.head_local_features.fc2.weight");
+        if (fc2 && fc2->ndim == 2 && fc2->shape[0] % 256 == 0 && fc2->shape[0] / 256 > 1) {
+            // the published MASt3R: 'pts3d+desc24', two_confs=True, desc_conf_mode=('exp', 0, inf)
+            c->mast3r = 1;
+            c->head = PC_DUST3R_HEAD_CATMLP_DPT;
+            c->two_confs = 1;
+            c->desc_dim = (int)(fc2->shape[0] / 256) - 1;
+            c->desc_conf_mode = PC_DUST3R_CONF_EXP;
+            c->desc_conf_vmin = 0.0f;
+            c->desc_conf_vmax = INFINITY;
+        }
     }
+    net->want_desc = 1;
     if (st == PC_OK) st = build(net, err);
     if (st != PC_OK) {
         if (err && !strstr(err->msg, path)) pc_err_prefix(err, st, "%s: ", path);
@@ -561,10 +647,12 @@ pc_status pc_dust3r_create_random(pc_dust3r **out, const pc_dust3r_config *cfg_i
     if (c->patch <= 0 || c->enc_dim <= 0 || c->dec_dim <= 0 || c->enc_depth <= 0 || c->dec_depth <= 0 ||
         c->enc_heads <= 0 || c->dec_heads <= 0 || c->enc_mlp <= 0 || c->dec_mlp <= 0)
         return pc_err(err, PC_ERR_ARG, "pc_dust3r_create_random: sizes must be positive");
-    if (c->head == PC_DUST3R_HEAD_DPT && (c->dpt_feature_dim <= 0 || c->dpt_last_dim <= 0 || c->dpt_layer_dims[0] <= 0 ||
+    if (c->head != PC_DUST3R_HEAD_LINEAR && (c->dpt_feature_dim <= 0 || c->dpt_last_dim <= 0 || c->dpt_layer_dims[0] <= 0 ||
                                           c->dpt_layer_dims[1] <= 0 || c->dpt_layer_dims[2] <= 0 ||
                                           c->dpt_layer_dims[3] <= 0))
         return pc_err(err, PC_ERR_ARG, "pc_dust3r_create_random: DPT widths must be positive");
+    if (c->head == PC_DUST3R_HEAD_CATMLP_DPT && (c->desc_dim <= 0 || c->local_mlp_hidden <= 0 || c->patch != 16))
+        return pc_err(err, PC_ERR_ARG, "pc_dust3r_create_random: catmlp+dpt needs desc_dim, local_mlp_hidden and patch 16");
     pc_dust3r *net = (pc_dust3r *)calloc(1, sizeof(*net));
     if (!net) return pc_err(err, PC_ERR_MEMORY, "out of memory");
     net->pool = pool;
@@ -573,6 +661,7 @@ pc_status pc_dust3r_create_random(pc_dust3r **out, const pc_dust3r_config *cfg_i
         free(net);
         return pc_err(err, PC_ERR_ARG, "pc_dust3r_create_random: weight dtype must be F32, F16 or BF16");
     }
+    net->want_desc = 1;
     rnd_builder rb = {net, seed, wdtype, PC_OK, err};
     char k[200];
     int64_t E = c->enc_dim, D = c->dec_dim, p = c->patch;
@@ -637,6 +726,12 @@ pc_status pc_dust3r_create_random(pc_dust3r **out, const pc_dust3r_config *cfg_i
         snprintf(k, sizeof(k), "downstream_head%d.dpt.head.0", v + 1), rnd_conv(&rb, k, F / 2, F, 3, 1);
         snprintf(k, sizeof(k), "downstream_head%d.dpt.head.2", v + 1), rnd_conv(&rb, k, c->dpt_last_dim, F / 2, 3, 1);
         snprintf(k, sizeof(k), "downstream_head%d.dpt.head.4", v + 1), rnd_conv(&rb, k, oc, c->dpt_last_dim, 1, 1);
+        if (c->head == PC_DUST3R_HEAD_CATMLP_DPT) {
+            snprintf(k, sizeof(k), "downstream_head%d.head_local_features.fc1", v + 1);
+            rnd_linear(&rb, k, c->local_mlp_hidden, E + D);
+            snprintf(k, sizeof(k), "downstream_head%d.head_local_features.fc2", v + 1);
+            rnd_linear(&rb, k, (int64_t)(c->desc_dim + c->two_confs) * p * p, c->local_mlp_hidden);
+        }
     }
     pc_status st = rb.st;
     net->binder.get = pc_nn_store_get;
@@ -840,6 +935,66 @@ static void linear_head_forward(pc_dust3r *net, pc_nn_exec *ex, const pc_nn_line
     pc_arena_reset(ex->arena, mark);
 }
 
+// mast3r: Cat_MLP_LocalFeatures_DPT_Pts3d, the local-feature half: fc2(GELU(fc1([enc | dec_L]))) per token,
+// pixel-shuffled by the patch size into raw_local ((desc_dim + two_confs), H, W), the channels after the DPT's.
+// enc (N, enc_dim) after enc_norm; dec (N, dec_dim) after dec_norm.
+static void local_head_forward(pc_dust3r *net, pc_nn_exec *ex, int v, const float *enc, const float *dec, int64_t Hp,
+                               int64_t Wp, float *raw_local) {
+    const pc_dust3r_config *c = &net->cfg;
+    const pc_nn_linear *fc1 = &net->loc_fc1[v], *fc2 = &net->loc_fc2[v];
+    int64_t p = c->patch, N = Hp * Wp, E = c->enc_dim, D = c->dec_dim, W = Wp * p, oc = fc2->out / (p * p);
+    size_t mark = pc_arena_mark(ex->arena);
+    char name[64];
+    float *cat = pc_nn_alloc(ex, (size_t)(N * (E + D)));  // (N, E + D): the encoder tokens first
+    float *hid = pc_nn_alloc(ex, (size_t)(N * fc1->out));  // (N, hidden)
+    float *out = pc_nn_alloc(ex, (size_t)(N * fc2->out));  // (N, oc * p * p)
+    if (pc_nn_ok(ex))
+        for (int64_t n = 0; n < N; n++) {
+            memcpy(cat + n * (E + D), enc + n * E, (size_t)E * sizeof(float));
+            memcpy(cat + n * (E + D) + E, dec + n * D, (size_t)D * sizeof(float));
+        }
+    pc_nn_linear_forward(ex, fc1, hid, fc1->out, cat, E + D, N);
+    snprintf(name, sizeof(name), "desc_mlp_fc1_%d", v + 1);
+    trace(net, ex, name, hid, 3, 1, N, fc1->out, 0);
+    if (pc_nn_ok(ex)) pc_gelu(ex->pool, hid, hid, N * fc1->out);  // exact (erf) GELU
+    snprintf(name, sizeof(name), "desc_mlp_hidden%d", v + 1);
+    trace(net, ex, name, hid, 3, 1, N, fc1->out, 0);
+    pc_nn_linear_forward(ex, fc2, out, fc2->out, hid, fc1->out, N);
+    // pixel_shuffle(p): raw[ch, hy*p + i, wx*p + j] = out[hy*Wp + wx, (ch*p + i)*p + j]
+    if (pc_nn_ok(ex))
+        for (int64_t n = 0; n < N; n++) {
+            int64_t hy = n / Wp, wx = n % Wp;
+            for (int64_t ch = 0; ch < oc; ch++)
+                for (int64_t i = 0; i < p; i++)
+                    memcpy(raw_local + (ch * Hp * p + hy * p + i) * W + wx * p, out + n * fc2->out + (ch * p + i) * p,
+                           (size_t)p * sizeof(float));
+        }
+    pc_arena_reset(ex->arena, mark);
+}
+
+// dust3r: reg_dense_conf for one channel value.
+static inline float dense_conf(pc_dust3r_conf_mode mode, float vmin, float vmax, float x) {
+    if (mode == PC_DUST3R_CONF_EXP) return vmin + PC_MIN(expf(x), vmax - vmin);
+    return (vmax - vmin) / (1.0f + expf(-x)) + vmin;
+}
+
+// mast3r: catmlp_dpt_head.postprocess, the descriptor part. raw (raw_ch, H, W) channels [x y z conf | desc_0 ..
+// desc_{D-1} | desc_conf]; desc (H, W, D) = the D channels over their L2 norm (no epsilon: a zero vector gives
+// NaN as upstream); desc_conf (H, W) = desc_conf_mode of its own channel (two_confs) or a copy of conf.
+static void postprocess_desc(const pc_dust3r_config *c, int oc, const float *raw, const float *conf, int64_t H,
+                             int64_t W, float *desc, float *desc_conf) {
+    const int64_t HW = H * W, Dd = c->desc_dim;
+    const float *r = raw + (int64_t)oc * HW;
+    for (int64_t i = 0; i < HW; i++) {
+        float ss = 0;
+        for (int64_t d = 0; d < Dd; d++) ss += r[d * HW + i] * r[d * HW + i];
+        const float nrm = sqrtf(ss);
+        for (int64_t d = 0; d < Dd; d++) desc[i * Dd + d] = r[d * HW + i] / nrm;
+        desc_conf[i] = c->two_confs ? dense_conf(c->desc_conf_mode, c->desc_conf_vmin, c->desc_conf_vmax, r[Dd * HW + i])
+                                    : conf[i];
+    }
+}
+
 // dust3r: postprocess (reg_dense_depth, reg_dense_conf). raw (oc, H, W) -> pts (H, W, 3), conf (H, W).
 static void postprocess(const pc_dust3r_config *c, int oc, const float *raw, int64_t H, int64_t W, float *pts,
                         float *conf) {
@@ -853,13 +1008,7 @@ static void postprocess(const pc_dust3r_config *c, int oc, const float *raw, int
             float f = (c->depth_mode == PC_DUST3R_DEPTH_EXP ? expm1f(d) : d * d) / PC_MAX(d, 1e-8f);
             pts[3 * i] = x * f, pts[3 * i + 1] = y * f, pts[3 * i + 2] = z * f;
         }
-        if (oc < 4) {
-            conf[i] = 1.0f;
-        } else if (c->conf_mode == PC_DUST3R_CONF_EXP) {
-            conf[i] = c->conf_vmin + PC_MIN(expf(raw[3 * HW + i]), c->conf_vmax - c->conf_vmin);
-        } else {
-            conf[i] = (c->conf_vmax - c->conf_vmin) / (1.0f + expf(-raw[3 * HW + i])) + c->conf_vmin;
-        }
+        conf[i] = oc < 4 ? 1.0f : dense_conf(c->conf_mode, c->conf_vmin, c->conf_vmax, raw[3 * HW + i]);
     }
 }
 
@@ -882,7 +1031,7 @@ static void decode_heads(pc_dust3r *net, pc_nn_exec *ex, const float *const e[2]
     if (net->gpu) {  // decoders on the GPU; only the layers the head reads (all when tracing) come back
         unsigned char want[64 + 1];
         for (int k = 0; k <= L; k++) want[k] = net->trace != NULL || k == L;
-        if (c->head == PC_DUST3R_HEAD_DPT)
+        if (c->head != PC_DUST3R_HEAD_LINEAR)
             for (int i = 0; i < 4; i++) want[c->dpt_hooks[i]] = 1;
         want[0] = net->trace != NULL;  // hook 0 is the encoder output, not decoder_embed's
         for (int v = 0; v < 2; v++)
@@ -925,12 +1074,16 @@ static void decode_heads(pc_dust3r *net, pc_nn_exec *ex, const float *const e[2]
         toks[v] = lists[v];
     }
     for (int v = 0; v < 2; v++) {
-        if (c->head == PC_DUST3R_HEAD_DPT)
-            dpt_forward(net, ex, &net->dpt[v], v, toks[v], Hp[v], Wp[v], raw[v]);
-        else
+        if (c->head == PC_DUST3R_HEAD_LINEAR) {
             linear_head_forward(net, ex, &net->lin[v], f[v][L], Hp[v], Wp[v], raw[v]);
+        } else {
+            dpt_forward(net, ex, &net->dpt[v], v, toks[v], Hp[v], Wp[v], raw[v]);
+            if (c->head == PC_DUST3R_HEAD_CATMLP_DPT)  // its channels follow the DPT's (torch.cat dim 1)
+                local_head_forward(net, ex, v, e[v], f[v][L], Hp[v], Wp[v],
+                                   raw[v] ? raw[v] + (int64_t)net->out_ch * Hp[v] * Wp[v] * c->patch * c->patch : NULL);
+        }
         snprintf(name, sizeof(name), "pred%d_raw", v + 1);
-        trace(net, ex, name, raw[v], 4, 1, net->out_ch, Hp[v] * c->patch, Wp[v] * c->patch);
+        trace(net, ex, name, raw[v], 4, 1, net->raw_ch, Hp[v] * c->patch, Wp[v] * c->patch);
     }
     pc_arena_reset(ex->arena, mark);
 }
@@ -962,11 +1115,21 @@ static pc_status ensure_arena(pc_dust3r *net, size_t need, pc_error *err) {
     return pc_arena_init(&net->arena, need, err);
 }
 
-static pc_status alloc_view_out(pc_dust3r_view_pred *o, int64_t H, int64_t W, pc_error *err) {
-    int64_t s3[3] = {H, W, 3}, s2[2] = {H, W};
+// The outputs of one view (descriptors only from MASt3R with descriptor output on), post-processed from raw.
+static pc_status view_out(const pc_dust3r *net, pc_dust3r_view_pred *o, const float *raw, int64_t H, int64_t W,
+                          pc_error *err) {
+    int64_t s3[3] = {H, W, 3}, s2[2] = {H, W}, sd[3] = {H, W, net->cfg.desc_dim};
+    const int desc = net->want_desc && net->cfg.head == PC_DUST3R_HEAD_CATMLP_DPT;
     pc_status st = pc_tensor_alloc(&o->pts3d, PC_F32, 3, s3, err);
     if (st == PC_OK) st = pc_tensor_alloc(&o->conf, PC_F32, 2, s2, err);
-    return st;
+    if (st == PC_OK && desc) st = pc_tensor_alloc(&o->desc, PC_F32, 3, sd, err);
+    if (st == PC_OK && desc) st = pc_tensor_alloc(&o->desc_conf, PC_F32, 2, s2, err);
+    if (st != PC_OK) return st;
+    postprocess(&net->cfg, net->out_ch, raw, H, W, (float *)o->pts3d.data, (float *)o->conf.data);
+    if (desc)
+        postprocess_desc(&net->cfg, net->out_ch, raw, (const float *)o->conf.data, H, W, (float *)o->desc.data,
+                         (float *)o->desc_conf.data);
+    return PC_OK;
 }
 
 void pc_dust3r_pair_out_free(pc_dust3r_pair_out *out) {
@@ -974,6 +1137,8 @@ void pc_dust3r_pair_out_free(pc_dust3r_pair_out *out) {
     for (int v = 0; v < 2; v++) {
         pc_tensor_free(&out->view[v].pts3d);
         pc_tensor_free(&out->view[v].conf);
+        pc_tensor_free(&out->view[v].desc);
+        pc_tensor_free(&out->view[v].desc_conf);
     }
 }
 
@@ -990,8 +1155,8 @@ static void run_pair_tail(pc_dust3r *net, pc_nn_exec *ex, const float *e1, int64
     int p = net->cfg.patch;
     const float *e[2] = {e1, e2};
     int64_t Hp[2] = {H1 / p, H2 / p}, Wp[2] = {W1 / p, W2 / p};
-    raw_out[0] = pc_nn_alloc(ex, (size_t)(net->out_ch * H1 * W1));
-    raw_out[1] = pc_nn_alloc(ex, (size_t)(net->out_ch * H2 * W2));
+    raw_out[0] = pc_nn_alloc(ex, (size_t)(net->raw_ch * H1 * W1));  // (raw_ch, H, W)
+    raw_out[1] = pc_nn_alloc(ex, (size_t)(net->raw_ch * H2 * W2));
     float *const raw[2] = {raw_out[0], raw_out[1]};
     decode_heads(net, ex, e, Hp, Wp, raw);
 }
@@ -1068,12 +1233,7 @@ pc_status pc_dust3r_pairs(pc_dust3r *net, const pc_tensor *const *imgs, int n_im
         run_pair_tail(net, &ex, ec.tok[a], ec.H[a], ec.W[a], ec.tok[b], ec.H[b], ec.W[b], raw);
         if ((st = ex.st) != PC_OK) break;
         int64_t Hs[2] = {ec.H[a], ec.H[b]}, Ws[2] = {ec.W[a], ec.W[b]};
-        for (int v = 0; v < 2 && st == PC_OK; v++) {
-            st = alloc_view_out(&outs[i].view[v], Hs[v], Ws[v], err);
-            if (st == PC_OK)
-                postprocess(c, net->out_ch, raw[v], Hs[v], Ws[v], (float *)outs[i].view[v].pts3d.data,
-                            (float *)outs[i].view[v].conf.data);
-        }
+        for (int v = 0; v < 2 && st == PC_OK; v++) st = view_out(net, &outs[i].view[v], raw[v], Hs[v], Ws[v], err);
     }
     pc_arena_reset(&net->arena, 0);
     if (st != PC_OK)
@@ -1139,12 +1299,7 @@ pc_status pc_dust3r_pair(pc_dust3r *net, const pc_tensor *img1, const pc_tensor 
             continue;
         }
         if ((st = ex.st) != PC_OK) break;
-        for (int v = 0; v < 2 && st == PC_OK; v++) {
-            st = alloc_view_out(&out->view[v], H[v], W[v], err);
-            if (st == PC_OK)
-                postprocess(c, net->out_ch, raw[v], H[v], W[v], (float *)out->view[v].pts3d.data,
-                            (float *)out->view[v].conf.data);
-        }
+        for (int v = 0; v < 2 && st == PC_OK; v++) st = view_out(net, &out->view[v], raw[v], H[v], W[v], err);
     }
     pc_arena_reset(&net->arena, 0);
     if (st != PC_OK) pc_dust3r_pair_out_free(out);
