@@ -105,6 +105,27 @@ pc_status pc_match_hamming_ref(pc_match *out, int *n_out, const uint8_t *desc_a,
 /* Hamming distance of two 32-byte descriptors. */
 int pc_hamming256(const uint8_t *a, const uint8_t *b);
 
+/* ---- MASt3R dense-descriptor matching (mast3r.fast_nn.fast_reciprocal_NNs) ---------------------------
+ * Reciprocal nearest neighbours between two descriptor maps desc1 (H1, W1, D) and desc2 (H2, W2, D), as
+ * upstream runs it for MASt3R's demo and sparse_ga: queries are view 1's pixels on the grid
+ * (S/2 + S*i, S/2 + S*j), the similarity is the float32 dot product, the NN is its argmax with the lowest
+ * index on ties (brute force, as cdistMatcher with dist='dot'), and the loop runs forward (1 -> 2) and back
+ * (2 -> 1) until a query's chain stops moving, at most 10 rounds; queries still moving are dropped. The
+ * matches are the distinct (idx1, idx2) pairs of flat pixel indices (y * W + x), sorted by idx1 then idx2
+ * (merge_corres). *idx1, *idx2 are malloc'ed (free them); *n the count. Threads over the queries; the result
+ * does not depend on the thread count. The dot products use FMA where the CPU has it, so a pair whose
+ * best and second-best similarities differ by less than about 1e-6 may pick the other neighbour than
+ * PyTorch's matmul does. */
+typedef struct pc_frnn_stats {
+    int n_calls;            /* brute-force NN calls made (two per round, a call with no query skipped) */
+    int query_sizes[20];    /* queries per call, in order (upstream's notyet counts) */
+    int rounds;             /* loop rounds run (<= 10) */
+    int64_t n_queries;      /* grid queries */
+} pc_frnn_stats;
+pc_status pc_frnn_match(int32_t **idx1, int32_t **idx2, int64_t *n, const float *desc1, int H1, int W1,
+                        const float *desc2, int H2, int W2, int D, int subsample, pc_pool *pool, pc_frnn_stats *stats,
+                        pc_error *err);
+
 #ifdef __cplusplus
 }
 #endif
