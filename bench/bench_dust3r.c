@@ -1,7 +1,9 @@
 // DUSt3R ViT-L/512 DPT (DUSt3R_ViTLarge_BaseDecoder_512_dpt architecture) on one 512x384 pair with
 // deterministic random weights generated in memory: seconds, GFLOP/s, peak RSS.
+// --mast3r: MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric (the same trunk, the catmlp+dpt head with its
+// 2048 -> 7168 -> 6400 local-feature MLPs, 24-dim descriptors), then fast_reciprocal_NNs on the pair.
 //
-//   bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small] [--device cpu|cuda|auto]
+//   bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small] [--mast3r] [--device cpu|cuda|auto]
 //
 // --device cuda: encoder + decoders on the GPU (weights uploaded once as bf16), heads on the CPU; prints the
 // GPU part's time (encode + decode calls, transfers included) and the device memory the model holds.
@@ -50,7 +52,7 @@ static double forward_flops(const pc_dust3r_config *c, int64_t H, int64_t W) {
     f += 2 * c->dec_depth *
          (2 * N * D * 3 * D + 4 * N * N * D + 2 * N * D * D         // self-attention
           + 4 * (2 * N * D * D) + 4 * N * N * D + 4 * N * D * c->dec_mlp);  // cross-attention + MLP
-    if (c->head == PC_DUST3R_HEAD_DPT) {
+    if (c->head != PC_DUST3R_HEAD_LINEAR) {
         const int *L = c->dpt_layer_dims;
         double F = c->dpt_feature_dim, dt[4] = {E, D, D, D}, hd = 0;
         double hw[4] = {16 * N, 4 * N, N, ceil(Hp / 2) * ceil(Wp / 2)};
@@ -67,6 +69,8 @@ static double forward_flops(const pc_dust3r_config *c, int64_t H, int64_t W) {
     } else {
         f += 2 * (2 * N * D * 4 * p * p);
     }
+    if (c->head == PC_DUST3R_HEAD_CATMLP_DPT)  // two local-feature MLPs
+        f += 2 * (2 * N * (E + D) * c->local_mlp_hidden + 2 * N * c->local_mlp_hidden * (c->desc_dim + 1) * p * p);
     return f;
 }
 
@@ -79,7 +83,7 @@ static double forward_flops_heads(const pc_dust3r_config *c, int64_t H, int64_t 
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, runs = 1, small = 0, bf16c = 0;
+    int threads = 2, runs = 1, small = 0, bf16c = 0, mast3r = 0;
     const char *device = "cpu";
     pc_dtype wdt = PC_F32;
     for (int i = 1; i < argc; i++) {
@@ -88,10 +92,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--bf16")) wdt = PC_BF16;
         else if (!strcmp(argv[i], "--f16")) wdt = PC_F16;
         else if (!strcmp(argv[i], "--small")) small = 1;  // quick smoke run: ViT-S-sized
+        else if (!strcmp(argv[i], "--mast3r")) mast3r = 1;
         else if (!strcmp(argv[i], "--bf16-compute")) bf16c = 1;  // pc_pool_set_gemm_bf16
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small] "
+            fprintf(stderr, "usage: bench_dust3r [--threads N] [--runs R] [--bf16|--f16] [--small] [--mast3r] "
                             "[--device cpu|cuda|auto]\n");
             return 2;
         }
@@ -112,6 +117,11 @@ int main(int argc, char **argv) {
     cfg.dpt_feature_dim = 256, cfg.dpt_last_dim = 128;
     cfg.depth_mode = PC_DUST3R_DEPTH_EXP, cfg.conf_mode = PC_DUST3R_CONF_EXP;
     cfg.conf_vmin = 1.0f, cfg.conf_vmax = INFINITY;
+    if (mast3r) {  // mast3r_head_factory: catmlp+dpt, 'pts3d+desc24', two_confs, MLP hidden 4 x (enc + dec)
+        cfg.mast3r = 1, cfg.head = PC_DUST3R_HEAD_CATMLP_DPT;
+        cfg.desc_dim = 24, cfg.two_confs = 1, cfg.local_mlp_hidden = 4 * (cfg.enc_dim + cfg.dec_dim);
+        cfg.desc_conf_mode = PC_DUST3R_CONF_EXP, cfg.desc_conf_vmin = 0.0f, cfg.desc_conf_vmax = INFINITY;
+    }
 
     pc_error err;
     pc_pool *pool = NULL;
@@ -143,7 +153,8 @@ int main(int argc, char **argv) {
         float *d = (float *)img[v].data;
         for (int64_t i = 0; i < 3 * H * W; i++) d[i] = sinf(0.001f * (float)i * (float)(v + 1));  // in [-1, 1]
     }
-    double flops = forward_flops(c, H, W), best = 1e30, first = 0, best_cpu = 1e30;
+    double flops = forward_flops(c, H, W), best = 1e30, first = 0, best_cpu = 1e30, best_match = 1e30;
+    int64_t n_matches = 0;
     stage_times stt = {0, 0, 0, 0};
     for (int r = 0; r < runs; r++) {
         pc_dust3r_pair_out out;
@@ -170,11 +181,24 @@ int main(int argc, char **argv) {
         int finite = 1;
         for (int64_t i = 0; i < H * W * 3; i++) finite &= isfinite(p[i]) != 0;
         if (!finite) fprintf(stderr, "warning: non-finite outputs\n");
+        if (mast3r) {  // fast_reciprocal_NNs(subsample 8) on the two descriptor maps
+            int32_t *i1, *i2;
+            double tm = pc_time_sec();
+            if (pc_frnn_match(&i1, &i2, &n_matches, (const float *)out.view[0].desc.data, (int)H, (int)W,
+                              (const float *)out.view[1].desc.data, (int)H, (int)W, c->desc_dim, 8, pool, NULL,
+                              &err) != PC_OK) {
+                fprintf(stderr, "matching: %s\n", err.msg);
+                return 1;
+            }
+            tm = pc_time_sec() - tm;
+            if (tm < best_match) best_match = tm;
+            free(i1), free(i2);
+        }
         pc_dust3r_pair_out_free(&out);
     }
-    printf("bench_dust3r: %s DPT, enc %dx%d/%dh, dec %dx%d/%dh, %.1fM params (%s weights), pair %lldx%lld, "
+    printf("bench_dust3r: %s %s, enc %dx%d/%dh, dec %dx%d/%dh, %.1fM params (%s weights), pair %lldx%lld, "
            "%d threads, gemm %s\n",
-           small ? "ViT-S (smoke)" : "ViT-L/512", c->enc_depth, c->enc_dim, c->enc_heads, c->dec_depth, c->dec_dim,
+           small ? "ViT-S (smoke)" : "ViT-L/512", mast3r ? "MASt3R catmlp+dpt" : "DUSt3R DPT", c->enc_depth, c->enc_dim, c->enc_heads, c->dec_depth, c->dec_dim,
            c->dec_heads, (double)pc_dust3r_num_params(net) / 1e6, pc_dtype_name(wdt), (long long)W, (long long)H,
            threads, pc_gemm_isa());
     printf("| metric | value |\n|---|---|\n");
@@ -187,6 +211,8 @@ int main(int argc, char **argv) {
     printf("| GFLOP/s (wall) | %.1f |\n", flops / 1e9 / best);
     printf("| GFLOP/s per busy core (CPU time) | %.1f |\n", flops / 1e9 / best_cpu);
     printf("| activation arena | %.1f MiB |\n", (double)pc_dust3r_arena_bytes(net) / (1 << 20));
+    if (mast3r)
+        printf("| fast_reciprocal_NNs (subsample 8, %lld matches), best | %.2f s |\n", (long long)n_matches, best_match);
     printf("| peak RSS | %.2f GiB |\n", (double)pc_peak_rss_bytes() / (1 << 30));
     if (on_gpu) {  // the transformer on the GPU, heads on the CPU
         pc_dust3r_device_info di;

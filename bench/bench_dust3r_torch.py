@@ -4,7 +4,12 @@
 post-processing) on one 512x384 pair, written with torch.nn ops (our own small re-statement of the
 architecture, not the upstream code), default random init, no_grad, float32.
 
-    /usr/bin/python3 bench/bench_dust3r_torch.py [--threads 2] [--runs 1] [--small]
+    /usr/bin/python3 bench/bench_dust3r_torch.py [--threads 2] [--runs 1] [--small] [--mast3r]
+
+--mast3r: the MASt3R head (catmlp+dpt: a local-feature MLP 2048 -> 7168 -> 6400 over [encoder | last decoder]
+tokens per view, pixel shuffle, normalised 24-dim descriptors, desc_conf) and then the reciprocal matching
+as mast3r's demo runs it on the CPU (grid queries every 8 pixels, brute-force dot-product NN in 8192-row
+blocks, at most 10 forward/backward rounds), again our own torch code.
 """
 import argparse
 import math
@@ -144,9 +149,55 @@ def post(raw):
     return xyz / d.clip(min=1e-8) * torch.expm1(d), 1 + f[..., 3].exp()
 
 
-class Dust3r(nn.Module):
-    def __init__(self, E=1024, Ed=24, Eh=16, D=768, Dd=12, Dh=12):
+class LocalFeatures(nn.Module):  # the catmlp half of MASt3R's head: 24 desc + 1 conf channels per pixel
+    def __init__(self, E, D, desc=24, patch=16):
         super().__init__()
+        self.p, self.desc = patch, desc
+        self.fc1, self.fc2 = nn.Linear(E + D, 4 * (E + D)), nn.Linear(4 * (E + D), (desc + 1) * patch * patch)
+
+    def forward(self, enc, dec, hp, wp):
+        x = self.fc2(F.gelu(self.fc1(torch.cat((enc, dec), -1))))  # (1, N, 25 p^2)
+        x = F.pixel_shuffle(x.transpose(1, 2).reshape(1, -1, hp, wp), self.p).permute(0, 2, 3, 1)
+        d = x[..., :self.desc]
+        return d / d.norm(dim=-1, keepdim=True), x[..., self.desc].exp()
+
+
+def nn_dot(q, db, block=8192):  # argmax of q @ db.T, db swept in blocks (the lower index wins ties)
+    best = torch.full((len(q),), -float("inf"))
+    idx = torch.full((len(q),), -1, dtype=torch.int64)
+    for i in range(0, len(q), block):
+        for j in range(0, len(db), block):
+            s, k = (q[i:i + block] @ db[j:j + block].T).max(dim=1)
+            m = s > best[i:i + block]
+            best[i:i + block][m] = s[m]
+            idx[i:i + block][m] = k[m] + j
+    return idx
+
+
+def reciprocal(d1, d2, sub=8):
+    H, W, C = d1.shape
+    a, b = d1.reshape(-1, C), d2.reshape(-1, C)
+    yy, xx = torch.meshgrid(torch.arange(sub // 2, H, sub), torch.arange(sub // 2, W, sub), indexing="ij")
+    xy1 = (xx + W * yy).flatten()
+    xy2 = torch.full_like(xy1, -1)
+    old1, old2 = xy1.clone(), xy2.clone()
+    todo = torch.ones(len(xy1), dtype=torch.bool)
+    for _ in range(10):
+        xy2[todo] = nn_dot(a[xy1[todo]], b)
+        todo &= old2 != xy2
+        if todo.any():
+            xy1[todo] = nn_dot(b[xy2[todo]], a)
+        todo &= old1 != xy1
+        if not todo.any():
+            break
+        old1[:], old2[:] = xy1, xy2
+    return torch.unique(xy1[~todo] * (1 << 32) + xy2[~todo]).numel()
+
+
+class Dust3r(nn.Module):
+    def __init__(self, E=1024, Ed=24, Eh=16, D=768, Dd=12, Dh=12, mast3r=False):
+        super().__init__()
+        self.loc = nn.ModuleList([LocalFeatures(E, D), LocalFeatures(E, D)]) if mast3r else None
         rope = RoPE2D(100.0)
         self.patch = nn.Conv2d(3, E, 16, 16)
         self.enc = nn.ModuleList([Block(E, Eh, rope) for _ in range(Ed)])
@@ -176,7 +227,10 @@ class Dust3r(nn.Module):
             o1.append(f1)
             o2.append(f2)
         o1[-1], o2[-1] = self.dec_norm(o1[-1]), self.dec_norm(o2[-1])
-        return post(self.h1(o1, hp, wp)), post(self.h2(o2, hp, wp))
+        r1, r2 = post(self.h1(o1, hp, wp)), post(self.h2(o2, hp, wp))
+        if self.loc is not None:
+            r1, r2 = r1 + self.loc[0](e1, o1[-1], hp, wp), r2 + self.loc[1](e2, o2[-1], hp, wp)
+        return r1, r2
 
 
 def main():
@@ -184,25 +238,31 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--small", action="store_true", help="ViT-S-sized smoke run (matches bench_dust3r --small)")
+    ap.add_argument("--mast3r", action="store_true", help="MASt3R's catmlp+dpt head and the matching")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     t0 = time.time()
-    net = Dust3r(384, 12, 6, 384, 12, 6) if a.small else Dust3r()
+    net = Dust3r(384, 12, 6, 384, 12, 6, mast3r=a.mast3r) if a.small else Dust3r(mast3r=a.mast3r)
     net.eval()
     t_make = time.time() - t0
     nparam = sum(p.numel() for p in net.parameters())
     img1 = torch.sin(0.001 * torch.arange(3 * 384 * 512, dtype=torch.float32)).reshape(1, 3, 384, 512)
     img2 = torch.sin(0.002 * torch.arange(3 * 384 * 512, dtype=torch.float32)).reshape(1, 3, 384, 512)
-    best, first, best_cpu = 1e30, 0, 1e30
+    best, first, best_cpu, best_match, n_match = 1e30, 0, 1e30, 1e30, 0
     with torch.no_grad():
         for r in range(a.runs):
             t0, c0 = time.time(), time.process_time()
-            (pts1, c1), (pts2, c2) = net(img1, img2)
+            out1, out2 = net(img1, img2)
+            pts2 = out2[0]
             t = time.time() - t0
             best_cpu = min(best_cpu, time.process_time() - c0)
             first = t if r == 0 else first
             best = min(best, t)
+            if a.mast3r:
+                t0 = time.time()
+                n_match = reciprocal(out1[2][0], out2[2][0])
+                best_match = min(best_match, time.time() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"bench_dust3r_torch: torch {torch.__version__}, {nparam / 1e6:.1f}M params, pair 512x384, "
           f"{a.threads} threads, out {tuple(pts2.shape)}")
@@ -211,6 +271,8 @@ def main():
     print(f"| forward, first run | {first:.2f} s |")
     print(f"| forward, best of {a.runs} | {best:.2f} s |")
     print(f"| forward CPU time (all threads), best | {best_cpu:.2f} s |")
+    if a.mast3r:
+        print(f"| reciprocal matching (subsample 8, {n_match} matches), best | {best_match:.2f} s |")
     print(f"| peak RSS | {rss / 2**30:.2f} GiB |")
 
 

@@ -2,11 +2,12 @@
 # Download the published checkpoints that `posecrafter pose --models DIR` finds,
 # under the names it looks for, checked against the hub's own size + sha256.
 #
-#   scripts/get_models.sh [DIR] [--list] [--viewcrafter sparse|25|512] [-h]
+#   scripts/get_models.sh [DIR] [--list] [--viewcrafter sparse|25|512] [--mast3r] [-h]
 #
 #   DIR            target folder (default: $POSECRAFTER_MODELS, else ./models)
 #   --list         print the files, their sizes and the total, then exit
 #   --viewcrafter  which ViewCrafter the pipeline will use (default sparse, as `pose`)
+#   --mast3r       also MASt3R ViT-L/512 (for `pose --backbone mast3r`, `posecrafter mast3r`)
 #
 # What it fetches (DIR/<name>):
 #   DUSt3R_ViTLarge_BaseDecoder_512_dpt.safetensors  naver/DUSt3R_ViTLarge_BaseDecoder_512_dpt  model.safetensors
@@ -15,6 +16,8 @@
 #   ViewCrafter_25/model.ckpt                        Drexubery/ViewCrafter_25                    (--viewcrafter 25)
 #   ViewCrafter_25_512/model_512.ckpt                Drexubery/ViewCrafter_25_512                (--viewcrafter 512)
 #   bpe_simple_vocab_16e6.txt.gz                     open_clip v2.22.0 (GitHub; size + sha256 pinned here)
+#   MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.safetensors  naver/MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric
+#                                                    model.safetensors (with --mast3r)
 # The open_clip ViT-H image tower and the text tower come inside the DynamiCrafter and
 # ViewCrafter checkpoints (embedder.*, cond_stage_model.*): nothing else is needed.
 #
@@ -47,13 +50,14 @@ PROGRESS_INTERVAL=${PC_PROGRESS_INTERVAL:-15}
 MARGIN=$((256 * 1024 * 1024))  # free space kept beyond the downloads themselves
 
 die() { local code=$1; shift; echo "get_models: $*" >&2; exit "$code"; }
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 
-DIR="" LIST=0 VC=sparse
+DIR="" LIST=0 VC=sparse MAST3R=0
 while [ $# -gt 0 ]; do
     case $1 in
         -h|--help) usage; exit 0 ;;
         --list) LIST=1 ;;
+        --mast3r) MAST3R=1 ;;
         --viewcrafter)
             [ $# -ge 2 ] || die 2 "--viewcrafter needs a value: sparse, 25 or 512"
             VC=$2; shift ;;
@@ -81,6 +85,11 @@ REPOS=(naver/DUSt3R_ViTLarge_BaseDecoder_512_dpt Doubiiu/DynamiCrafter_512_Inter
 FILES=(model.safetensors model.ckpt "$VC_FILE" bpe_simple_vocab_16e6.txt.gz)
 DESTS=(DUSt3R_ViTLarge_BaseDecoder_512_dpt.safetensors dynamicrafter_512_interp_v1/model.ckpt "$VC_DEST"
        bpe_simple_vocab_16e6.txt.gz)
+if [ $MAST3R = 1 ]; then
+    REPOS+=(naver/MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric)
+    FILES+=(model.safetensors)
+    DESTS+=(MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.safetensors)
+fi
 N=${#FILES[@]}
 SIZES=() SHAS=() URLS=()
 

@@ -40,6 +40,7 @@ make_repo "$hub" Doubiiu/DynamiCrafter_512_Interp model.ckpt 500000
 make_repo "$hub" Drexubery/ViewCrafter_25_sparse model_sparse.ckpt 200000
 make_repo "$hub" Drexubery/ViewCrafter_25 model.ckpt 100000
 make_repo "$hub" Drexubery/ViewCrafter_25_512 model_512.ckpt 150000
+make_repo "$hub" naver/MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric model.safetensors 120000
 mkdir -p "$hub/gh"
 cp "$VOCAB" "$hub/gh/bpe_simple_vocab_16e6.txt.gz"
 # A second endpoint (same server, path prefix /bad): ViewCrafter's listed sha256 is wrong,
@@ -133,6 +134,13 @@ check "re-run exits 0" test $rc = 0
 check "re-run: every file 'present, verified'" test "$(grep -c 'present, verified' "$tmp/get2")" = 4
 check "re-run: no file requested again" test "$(grep -c resolve "$log")" = "$n_get"
 
+# --mast3r adds the MASt3R checkpoint (the others are already verified) under the name --backbone mast3r finds
+bash "$GET" "$M" --mast3r >"$tmp/getm" 2>&1; rc=$?
+"$BIN" pose --list-models --backbone mast3r --models "$M" >"$tmp/foundm" 2>&1; rc2=$?
+check "--mast3r: downloads MASt3R only, and pose --backbone mast3r finds it" bash -c "test $rc = 0 && test $rc2 = 0 && \
+    test \$(grep -c 'present, verified' '$tmp/getm') = 4 && \
+    grep -qx 'mast3r: $M/MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.safetensors' '$tmp/foundm'"
+n_get=$(grep -c resolve "$log")
 # a file changed on disk (same size) is hashed again, moved aside and downloaded again
 f="$M/ViewCrafter_25_sparse/model_sparse.ckpt"
 printf 'X' | dd of="$f" bs=1 seek=10 conv=notrunc 2>/dev/null

@@ -14,8 +14,12 @@ SHARED=$2
 check "no arguments -> usage, exit 2" test "$rc" = 2
 "$BIN" pose a.jpg b.jpg --selector best >/dev/null 2>&1; rc=$?
 check "bad --selector -> exit 2" test "$rc" = 2
-"$BIN" pose a.jpg b.jpg --backbone mast3r >/dev/null 2>"$tmp/err"; rc=$?
-check "--backbone mast3r -> exit 2 with a reason" bash -c "test $rc = 2 && grep -q 'MASt3R is not implemented' '$tmp/err'"
+"$BIN" pose a.jpg b.jpg --backbone vggt >/dev/null 2>"$tmp/err"; rc=$?
+check "unknown --backbone -> exit 2" test "$rc" = 2
+mkdir -p "$tmp/empty0"
+POSECRAFTER_MODELS= "$BIN" pose a.jpg b.jpg --backbone mast3r --models "$tmp/empty0" >/dev/null 2>"$tmp/err"; rc=$?
+check "--backbone mast3r looks for the MASt3R checkpoint (named when missing), not DUSt3R's" bash -c \
+    "test $rc = 1 && grep -q 'MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth' '$tmp/err' && ! grep -q 'DUSt3R_ViTLarge' '$tmp/err'"
 "$BIN" pose --help | grep -q -- "--selector S" || { echo "  FAIL --help lists --selector"; fail=$((fail + 1)); }
 mkdir -p "$tmp/empty"
 POSECRAFTER_MODELS= "$BIN" pose a.jpg b.jpg --models "$tmp/empty" >/dev/null 2>"$tmp/err"; rc=$?
@@ -133,6 +137,16 @@ check "without --K-a the intrinsics are estimated (fixed: false)" bash -c \
     "test \$(tr -d ' \t\n' <'$tmp/pose.json' | grep -o '\"fixed\":false' | wc -l) = 2"
 "$BIN" pose a.jpg b.jpg --K-a 100,100,50 >/dev/null 2>"$tmp/errk"; rc=$?
 check "malformed --K-a -> exit 2 naming it" bash -c "test $rc = 2 && grep -q -- '--K-a' '$tmp/errk'"
+# MASt3R as the backbone (tiny golden model): relay and final reconstructions recomputed with it (the relay
+# key depends on the backbone), interpolation + ViewCrafter from the cache; a DUSt3R file as --mast3r is refused
+M3="$SHARED/golden/mast3r/tiny.pth"
+run "$tmp/a" --fms-threshold 0 --k 3 --backbone mast3r --mast3r "$M3" --json >"$tmp/poseM.json" 2>"$tmp/errM"; rc=$?
+check "--backbone mast3r: runs, relay recomputed with MASt3R, pose.json says so" bash -c \
+    "test $rc = 0 && grep -q '\[3/7 relay\] MASt3R on 12 pairs' '$tmp/errM' && grep -q '\[7/7 pose\] MASt3R + global alignment' '$tmp/errM' && \
+     test \$(grep -c 'loaded from the stage cache' '$tmp/errM') = 1 && grep -q '\"backbone\":.*\"mast3r\"' '$tmp/poseM.json'"
+run "$tmp/a" --fms-threshold 0 --k 3 --backbone mast3r --mast3r "$D/tiny.pth" >/dev/null 2>"$tmp/errM2"; rc=$?
+check "--backbone mast3r with a DUSt3R checkpoint -> exit 1 in stage 1, saying which it is" bash -c \
+    "test $rc = 1 && grep -q 'is a DUSt3R checkpoint, not MASt3R' '$tmp/errM2' && ! grep -q '2/7' '$tmp/errM2'"
 # a truncated checkpoint fails in stage 1 with the reader's message
 head -c 3000000 "$D/tiny.pth" >"$tmp/trunc.pth"
 "$BIN" pose "$I/0010.jpg" "$I/0014.jpg" --dust3r "$tmp/trunc.pth" --interp-model "$G/unet_tiny.ckpt" \

@@ -1,12 +1,17 @@
 // posecrafter dust3r --model M.pth A.jpg B.jpg -o out/ [--size 512] [--threads N] [--conf-thr 3]
 //                   [--device auto|cpu|cuda]
+// posecrafter mast3r --model M.pth A.jpg B.jpg -o out/ [same options] [--subsample 8]
 //
-// DUSt3R on one ordered pair. Writes, in out/:
+// DUSt3R (or MASt3R) on one ordered pair. Writes, in out/:
 //   pts3d_1.npy (H,W,3)  view 1's points in camera 1's frame      conf_1.npy (H,W)
 //   pts3d_2.npy (H,W,3)  view 2's points in camera 1's frame      conf_2.npy (H,W)
 //   cloud.ply            both views' points with conf > --conf-thr, coloured by the input pixels
 //   depth_1.png, depth_2.png  z in camera 1's frame (near = bright, 2nd..98th percentile)
 //   conf_1.png, conf_2.png    confidence (1 = black, max = white)
+// mast3r also writes (the MASt3R checkpoint's local features):
+//   desc_1.npy, desc_2.npy (H,W,D)  unit descriptors     desc_conf_1.npy, desc_conf_2.npy (H,W)
+//   matches.txt          fast_reciprocal_NNs(subsample 8): "x1 y1 x2 y2" per line, pixels of the network input
+//   matches.png          the two inputs side by side with the matches drawn
 // Model and images are loaded and the network is run before anything is written; a failure while
 // writing removes the files already written (and out/ when this command created it).
 #include <errno.h>
@@ -21,12 +26,23 @@
 #include "core/common.h"
 #include "posecrafter.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
+static void usage(FILE *f, int mast3r) {
+    if (mast3r)
+        fprintf(f,
+                "usage: posecrafter mast3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
+                "[--conf-thr 3] [--device auto|cpu|cuda] [--subsample 8]\n"
+                "  MASt3R pointmaps (both in camera A's frame), dense descriptors and their reciprocal matches.\n"
+                "  --model     MASt3R checkpoint, e.g. MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth\n"
+                "  --subsample query grid step of fast_reciprocal_NNs (8, as mast3r's demo)\n"
+                "  writes pts3d_1/2.npy, conf_1/2.npy, desc_1/2.npy (H,W,D), desc_conf_1/2.npy, matches.txt\n"
+                "  (x1 y1 x2 y2, pixels of the network input), matches.png, cloud.ply, depth/conf previews\n");
+    else
+        fprintf(f,
             "usage: posecrafter dust3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
             "[--conf-thr 3] [--device auto|cpu|cuda]\n"
-            "  DUSt3R pointmaps for the ordered pair (A, B), both in camera A's frame.\n"
-            "  --model     DUSt3R checkpoint (.pth or .safetensors)\n"
+            "  DUSt3R pointmaps for the ordered pair (A, B), both in camera A's frame.\n");
+    fprintf(f,
+            "  --model     DUSt3R / MASt3R checkpoint (.pth or .safetensors)\n"
             "  --size      load_images size: long side (512) or 224 (short side + centre crop)\n"
             "  --threads   worker threads (default: all CPUs)\n"
             "  --device    where the encoder/decoders run: auto (GPU when present, default), cpu, cuda\n"
@@ -74,7 +90,7 @@ static float percentile(const float *v, int64_t stride, int64_t n, float p) {
 }
 
 typedef struct written {
-    char paths[16][1200];
+    char paths[24][1200];
     int n;
 } written;
 
@@ -142,7 +158,85 @@ static pc_status write_outputs(const char *dir, pc_dust3r_pair_out *res, const p
     return st;
 }
 
-int pc_cmd_dust3r(int argc, char **argv) {
+// One coloured line (Bresenham) into an RGB image.
+static void draw_line(pc_image *im, int x0, int y0, int x1, int y1, const uint8_t c[3]) {
+    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, e = dx + dy;
+    for (;;) {
+        if (x0 >= 0 && y0 >= 0 && x0 < im->w && y0 < im->h) memcpy(im->data + 3 * ((size_t)y0 * im->w + x0), c, 3);
+        if (x0 == x1 && y0 == y1) break;
+        int e2 = 2 * e;
+        if (e2 >= dy) e += dy, x0 += sx;
+        if (e2 <= dx) e += dx, y0 += sy;
+    }
+}
+
+// MASt3R extras: descriptors, their reciprocal matches (text + drawing).
+static pc_status write_mast3r(const char *dir, pc_dust3r_pair_out *res, const pc_image *u8[2], int subsample,
+                              pc_pool *pool, written *w, pc_error *err) {
+    char path[1200];
+    const char *dn[2] = {"desc_1.npy", "desc_2.npy"}, *cn[2] = {"desc_conf_1.npy", "desc_conf_2.npy"};
+    pc_status st = PC_OK;
+    for (int v = 0; v < 2 && st == PC_OK; v++) {
+        join(path, sizeof(path), dir, dn[v]);
+        if ((st = pc_npy_save(path, &res->view[v].desc, err)) != PC_OK) break;
+        strcpy(w->paths[w->n++], path);
+        join(path, sizeof(path), dir, cn[v]);
+        if ((st = pc_npy_save(path, &res->view[v].desc_conf, err)) != PC_OK) break;
+        strcpy(w->paths[w->n++], path);
+    }
+    if (st != PC_OK) return st;
+    const pc_tensor *d1 = &res->view[0].desc, *d2 = &res->view[1].desc;
+    const int H1 = (int)d1->shape[0], W1 = (int)d1->shape[1], H2 = (int)d2->shape[0], W2 = (int)d2->shape[1];
+    int32_t *i1 = NULL, *i2 = NULL;
+    int64_t n = 0;
+    pc_frnn_stats fs;
+    double t0 = pc_time_sec();
+    st = pc_frnn_match(&i1, &i2, &n, (const float *)d1->data, H1, W1, (const float *)d2->data, H2, W2,
+                       (int)d1->shape[2], subsample, pool, &fs, err);
+    if (st != PC_OK) return st;
+    printf("matches: %lld reciprocal of %lld grid queries (subsample %d, %d rounds, %.2f s)\n", (long long)n,
+           (long long)fs.n_queries, subsample, fs.rounds, pc_time_sec() - t0);
+    join(path, sizeof(path), dir, "matches.txt");
+    FILE *f = fopen(path, "w");
+    if (!f) st = pc_err(err, PC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    for (int64_t k = 0; f && k < n; k++) fprintf(f, "%d %d %d %d\n", i1[k] % W1, i1[k] / W1, i2[k] % W2, i2[k] / W2);
+    if (f && fclose(f) != 0) st = pc_err(err, PC_ERR_IO, "cannot write %s", path);
+    if (st == PC_OK) strcpy(w->paths[w->n++], path);
+    // side by side, a hue per match along the first image's rows
+    pc_image im = {0};
+    if (st == PC_OK) st = pc_image_alloc(&im, W1 + W2, H1 > H2 ? H1 : H2, 3, err);
+    if (st == PC_OK) {
+        memset(im.data, 0, (size_t)im.w * im.h * 3);
+        for (int y = 0; y < H1; y++) memcpy(im.data + 3 * (size_t)y * im.w, u8[0]->data + 3 * (size_t)y * W1, 3 * (size_t)W1);
+        for (int y = 0; y < H2; y++)
+            memcpy(im.data + 3 * ((size_t)y * im.w + W1), u8[1]->data + 3 * (size_t)y * W2, 3 * (size_t)W2);
+        const int64_t step = n > 400 ? (n + 399) / 400 : 1;  // at most ~400 lines stay readable
+        for (int64_t k = 0; k < n; k += step) {
+            const double h = 6.0 * (double)(i1[k] / W1) / H1;
+            const int hi = (int)h % 6;
+            const double fr = h - floor(h);
+            const uint8_t q = (uint8_t)(255 * (1 - fr)), t = (uint8_t)(255 * fr);
+            const uint8_t pal[6][3] = {{255, t, 0}, {q, 255, 0}, {0, 255, t}, {0, q, 255}, {t, 0, 255}, {255, 0, q}};
+            draw_line(&im, i1[k] % W1, i1[k] / W1, W1 + i2[k] % W2, i2[k] / W2, pal[hi]);
+        }
+        join(path, sizeof(path), dir, "matches.png");
+        st = pc_image_save_png(&im, path, err);
+        if (st == PC_OK) strcpy(w->paths[w->n++], path);
+    }
+    pc_image_free(&im);
+    free(i1);
+    free(i2);
+    return st;
+}
+
+static int run_pair_cmd(int argc, char **argv, int mast3r);
+
+int pc_cmd_dust3r(int argc, char **argv) { return run_pair_cmd(argc, argv, 0); }
+int pc_cmd_mast3r(int argc, char **argv) { return run_pair_cmd(argc, argv, 1); }
+
+static int run_pair_cmd(int argc, char **argv, int mast3r) {
+    const char *cmd = mast3r ? "posecrafter mast3r" : "posecrafter dust3r";
+    int subsample = 8;
     const char *model = NULL, *out = NULL, *imgs[2] = {NULL, NULL};
     int size = 512, threads = 0, nimg = 0;
     const char *device = "auto";
@@ -150,7 +244,7 @@ int pc_cmd_dust3r(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
+            usage(stdout, mast3r);
             return 0;
         } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && i + 1 < argc) {
             model = argv[++i];
@@ -160,7 +254,7 @@ int pc_cmd_dust3r(int argc, char **argv) {
             char *end;
             long s = strtol(argv[++i], &end, 10);
             if (*end || s < 16 || s > 4096) {
-                fprintf(stderr, "posecrafter dust3r: bad --size '%s'\n", argv[i]);
+                fprintf(stderr, "%s: bad --size '%s'\n", cmd, argv[i]);
                 return 2;
             }
             size = (int)s;
@@ -168,36 +262,43 @@ int pc_cmd_dust3r(int argc, char **argv) {
             char *end;
             long t = strtol(argv[++i], &end, 10);
             if (*end || t < 0 || t > 1024) {
-                fprintf(stderr, "posecrafter dust3r: bad --threads '%s'\n", argv[i]);
+                fprintf(stderr, "%s: bad --threads '%s'\n", cmd, argv[i]);
                 return 2;
             }
             threads = (int)t;
         } else if (!strcmp(a, "--device") && i + 1 < argc) {
             device = argv[++i];
             if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda")) {
-                fprintf(stderr, "posecrafter dust3r: bad --device '%s' (auto, cpu or cuda)\n", device);
+                fprintf(stderr, "%s: bad --device '%s' (auto, cpu or cuda)\n", cmd, device);
                 return 2;
             }
+        } else if (mast3r && !strcmp(a, "--subsample") && i + 1 < argc) {
+            long ss;
+            if (!pc_cli_parse_long(argv[++i], 1, 256, &ss)) {
+                fprintf(stderr, "%s: bad --subsample '%s' (1..256)\n", cmd, argv[i]);
+                return 2;
+            }
+            subsample = (int)ss;
         } else if (!strcmp(a, "--conf-thr") && i + 1 < argc) {
             char *end;
             thr = strtof(argv[++i], &end);
             if (*end) {
-                fprintf(stderr, "posecrafter dust3r: bad --conf-thr '%s'\n", argv[i]);
+                fprintf(stderr, "%s: bad --conf-thr '%s'\n", cmd, argv[i]);
                 return 2;
             }
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "posecrafter dust3r: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, a);
+            usage(stderr, mast3r);
             return 2;
         } else if (nimg < 2) {
             imgs[nimg++] = a;
         } else {
-            fprintf(stderr, "posecrafter dust3r: too many images ('%s')\n", a);
+            fprintf(stderr, "%s: too many images ('%s')\n", cmd, a);
             return 2;
         }
     }
     if (!model || !out || nimg != 2) {
-        usage(stderr);
+        usage(stderr, mast3r);
         return 2;
     }
 
@@ -213,6 +314,9 @@ int pc_cmd_dust3r(int argc, char **argv) {
     w.n = 0;
     pc_status st = pc_pool_create(&pool, threads, &err);
     if (st == PC_OK) st = pc_dust3r_load(&net, model, pool, &err);
+    if (st == PC_OK && mast3r && !pc_dust3r_has_desc(net))
+        st = pc_err(&err, PC_ERR_UNSUPPORTED, "%s is a DUSt3R checkpoint (no local-feature head): use posecrafter dust3r",
+                    model);
     if (st == PC_OK) {
         err.msg[0] = 0;
         st = pc_dust3r_set_device(net, device, &err);
@@ -225,7 +329,8 @@ int pc_cmd_dust3r(int argc, char **argv) {
     if (st == PC_OK) {
         const pc_dust3r_config *c = pc_dust3r_get_config(net);
         printf("model: %s, enc %d x %d, dec %d x %d, %s head, %lld parameters\n", model, c->enc_depth, c->enc_dim,
-               c->dec_depth, c->dec_dim, c->head == PC_DUST3R_HEAD_DPT ? "dpt" : "linear",
+               c->dec_depth, c->dec_dim,
+               c->head == PC_DUST3R_HEAD_DPT ? "dpt" : c->head == PC_DUST3R_HEAD_LINEAR ? "linear" : "catmlp+dpt",
                (long long)pc_dust3r_num_params(net));
         printf("images: %s %dx%d, %s %dx%d\n", imgs[0], u8[0].w, u8[0].h, imgs[1], u8[1].w, u8[1].h);
         double t0 = pc_time_sec();
@@ -245,6 +350,7 @@ int pc_cmd_dust3r(int argc, char **argv) {
     if (st == PC_OK) {
         const pc_image *cols[2] = {&u8[0], &u8[1]};
         st = write_outputs(out, &res, cols, thr, &w, &err);
+        if (st == PC_OK && mast3r) st = write_mast3r(out, &res, cols, subsample, pool, &w, &err);
         if (st != PC_OK) {  // nothing half-written: remove what this run wrote
             for (int i = 0; i < w.n; i++) remove(w.paths[i]);
             if (made_dir) rmdir(out);
@@ -254,7 +360,7 @@ int pc_cmd_dust3r(int argc, char **argv) {
         printf("wrote %d files to %s\n", w.n, out);
         rc = 0;
     } else {
-        fprintf(stderr, "posecrafter dust3r: error: %s\n", err.msg);
+        fprintf(stderr, "%s: error: %s\n", cmd, err.msg);
     }
     pc_dust3r_pair_out_free(&res);
     for (int v = 0; v < 2; v++) {

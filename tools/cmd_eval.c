@@ -21,7 +21,7 @@ typedef struct {
 
 typedef struct {
     const char *pairs_path, *root, *results, *method, *md_path, *csv_path, *plot_path, *model, *models_dir, *work;
-    int size, runs, shard_i, shard_n, threads, max_new, quiet, known_K;
+    int size, runs, shard_i, shard_n, threads, max_new, quiet, known_K, mast3r;
     unsigned long long seed;
     yaw_bin bins[MAX_BINS];
     int n_bins;
@@ -36,6 +36,7 @@ typedef struct {
     const char *work;        // per-pair evidence + stage cache folder (posecrafter*)
     int quiet;
     int known_K;             // --known-intrinsics: each pair's ground-truth K fixed in the alignment
+    int mast3r;              // --backbone mast3r (posecrafter*)
     pc_model_files mf;       // found on first use
     int have_mf;
 } method_ctx;
@@ -70,16 +71,25 @@ static void pair_K(pc_intrinsics K[2], const pc_eval_pair *p) {
 
 // DUSt3R on (A, B) and (B, A), then PairViewer (dust3r demo for two images): the pipeline's reconstruction step
 // on the two photos. DUSt3R estimates its own focals unless --known-intrinsics fixes the ground-truth K.
-static pc_status method_dust3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
-                                    unsigned long long seed, pc_error *err) {
+static pc_status pair_method(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                             unsigned long long seed, int mast3r, pc_error *err) {
     if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
     pc_status st = PC_OK;
     if (!mc->net) {
         if (!mc->model_path)
-            return pc_err(err, PC_ERR_ARG,
-                          "dust3r-pair needs --model DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth (published by naver/dust3r)");
+            return pc_err(err, PC_ERR_ARG, "%s needs --model %s", mast3r ? "mast3r-pair" : "dust3r-pair",
+                          mast3r ? "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth (published by naver/mast3r)"
+                                 : "DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth (published by naver/dust3r)");
         st = pc_dust3r_load(&mc->net, mc->model_path, pool, err);
         if (st != PC_OK) return st;
+        if (pc_dust3r_has_desc(mc->net) != mast3r) {
+            st = pc_err(err, PC_ERR_ARG, "%s is a %s checkpoint: use the %s method", mc->model_path,
+                        mast3r ? "DUSt3R" : "MASt3R", mast3r ? "dust3r-pair" : "mast3r-pair");
+            pc_dust3r_free(mc->net);
+            mc->net = NULL;
+            return st;
+        }
+        pc_dust3r_set_desc_output(mc->net, 0);  // the dense PairViewer reads pointmaps + confidences
     }
     pc_image img[2] = {{0}, {0}};
     pc_intrinsics K[2];
@@ -109,6 +119,17 @@ static pc_status method_dust3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *po
     return st;
 }
 
+static pc_status method_dust3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                                    unsigned long long seed, pc_error *err) {
+    return pair_method(out, mc, pool, p, seed, 0, err);
+}
+
+// The same with MASt3R's pointmaps (mast3r's demo_dust3r_ga: its dense outputs through dust3r's aligner).
+static pc_status method_mast3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                                    unsigned long long seed, pc_error *err) {
+    return pair_method(out, mc, pool, p, seed, 1, err);
+}
+
 static void pipe_event(void *ctx, const pc_pipeline_event *ev) {
     (void)ctx;
     if (ev->n_steps > 0)
@@ -125,6 +146,7 @@ static pc_status method_posecrafter_ex(pc_relpose *out, method_ctx *mc, pc_pool 
     if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
     if (!mc->have_mf) {
         pc_model_files_default(&mc->mf);
+        mc->mf.want_mast3r = mc->mast3r;
         pc_status st = pc_model_files_find(&mc->mf, mc->models_dir, PC_VC_SPARSE, hvg, err);
         if (st != PC_OK) return st;
         mc->have_mf = 1;
@@ -133,10 +155,12 @@ static pc_status method_posecrafter_ex(pc_relpose *out, method_ctx *mc, pc_pool 
     snprintf(id, sizeof(id), "%s", p->id);
     for (char *c = id; *c; c++)
         if (*c == '/' || *c == ' ' || *c == '\\') *c = '_';
-    snprintf(dir, sizeof(dir), "%s/%s_seed%llu%s%s", mc->work, id, seed, hvg ? "" : "_nohvg", mc->known_K ? "_K" : "");
+    snprintf(dir, sizeof(dir), "%s/%s_seed%llu%s%s%s", mc->work, id, seed, hvg ? "" : "_nohvg", mc->known_K ? "_K" : "",
+             mc->mast3r ? "_mast3r" : "");
     pc_pipeline_opts o;
     pc_pipeline_opts_default(&o);
     o.hvg = hvg;
+    o.backbone = mc->mast3r ? PC_BACKBONE_MAST3R : PC_BACKBONE_DUST3R;
     o.seed = 12306 + seed;
     o.out_dir = dir;
     o.on_event = mc->quiet ? NULL : pipe_event;
@@ -176,6 +200,7 @@ static const struct {
 } methods[] = {
     {"classical", method_classical, "ORB-2000 + cross-checked matching + 5-point LO-RANSAC with the given K"},
     {"dust3r-pair", method_dust3r_pair, "DUSt3R on the pair + PairViewer (needs --model; --size, default 512)"},
+    {"mast3r-pair", method_mast3r_pair, "MASt3R's pointmaps on the pair + PairViewer (needs a MASt3R --model)"},
     {"posecrafter", method_posecrafter,
      "the full pipeline (pose A B defaults; needs --models DIR or $POSECRAFTER_MODELS; evidence in --work)"},
     {"posecrafter-nohvg", method_posecrafter_nohvg, "the pipeline with DynamiCrafter frames only (no ViewCrafter)"},
@@ -220,6 +245,8 @@ static void usage_eval(FILE *f) {
             "  --size N            DUSt3R preprocessing size (default 512)\n"
             "  --known-intrinsics  dust3r-pair, posecrafter*: fix each pair's ground-truth K (mapped to DUSt3R's\n"
             "                      input) in the alignment; results are recorded as method '<name>+K'\n"
+            "  --backbone B        posecrafter*: dust3r (default) or mast3r for the reconstructions (recorded as\n"
+            "                      '<name>+mast3r'; needs MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth)\n"
             "  --models DIR        published checkpoints for posecrafter* (default: $POSECRAFTER_MODELS)\n"
             "  --work DIR          per-pair evidence + stage cache for posecrafter* (default: <results>.work)\n"
             "  --threads N         worker threads (default: all cores)\n"
@@ -437,6 +464,12 @@ int pc_cmd_eval(int argc, char **argv) {
             return 0;
         } else if (!strcmp(o, "--known-intrinsics")) {
             a.known_K = 1;
+        } else if (!strcmp(o, "--backbone") && v) {
+            if (strcmp(v, "dust3r") && strcmp(v, "mast3r")) {
+                fprintf(stderr, "posecrafter eval: --backbone is dust3r or mast3r\n");
+                return 2;
+            }
+            a.mast3r = !strcmp(v, "mast3r"), i++;
         } else if (!strcmp(o, "--model") && v) {
             a.model = v, i++;
         } else if (!strcmp(o, "--models") && v) {
@@ -491,8 +524,12 @@ int pc_cmd_eval(int argc, char **argv) {
         return 2;
     }
     // the results' method name says whether K was given, so runs with and without never mix on resume
+    if (a.mast3r && strncmp(a.method, "posecrafter", 11)) {
+        fprintf(stderr, "posecrafter eval: --backbone is for the posecrafter methods (for a pair: mast3r-pair)\n");
+        return 2;
+    }
     char label[96];
-    snprintf(label, sizeof(label), "%s%s", a.method, a.known_K ? "+K" : "");
+    snprintf(label, sizeof(label), "%s%s%s", a.method, a.mast3r ? "+mast3r" : "", a.known_K ? "+K" : "");
     a.method = label;
     char results_default[256];
     if (!a.results) {
@@ -537,6 +574,7 @@ int pc_cmd_eval(int argc, char **argv) {
     mctx.work = a.work;
     mctx.quiet = a.quiet;
     mctx.known_K = a.known_K;
+    mctx.mast3r = a.mast3r;
     size_t todo = 0;
     for (size_t p = 0; p < n_pairs; p++)
         if (pc_eval_in_shard(p, a.shard_i, a.shard_n))

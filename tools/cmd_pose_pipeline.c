@@ -24,9 +24,11 @@ static void usage(FILE *f) {
             "  --list-models       print the file found for each model (or what is missing) and exit: 0 when\n"
             "                      all are there, 1 when one is missing\n"
             "  --viewcrafter V     sparse (default, model_sparse.ckpt 576x1024) | 25 (model.ckpt) | 512 (model_512.ckpt)\n"
-            "  --dust3r F, --interp-model F, --vc-model F, --vocab F   explicit files (the model flags may repeat for\n"
-            "                      split checkpoints); --head-channels N, --clip-heads T,V,R for non-standard sizes\n"
-            "  --backbone dust3r   (mast3r is not available yet)\n"
+            "  --dust3r F, --mast3r F, --interp-model F, --vc-model F, --vocab F   explicit files (the diffusion\n"
+            "                      model flags may repeat for split checkpoints); --head-channels N,\n"
+            "                      --clip-heads T,V,R for non-standard sizes\n"
+            "  --backbone B        dust3r (default) | mast3r: the model of the relay and final reconstructions;\n"
+            "                      mast3r looks for MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth (--mast3r F)\n"
             "output:\n"
             "  -o, --out DIR       evidence + stage cache (default: pose_<A>_<B>); --no-cache recomputes everything\n"
             "  --json              print the pose JSON (also written to OUT/pose.json)\n"
@@ -146,12 +148,11 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
             ok = !strcmp(v, "sparse") || !strcmp(v, "25") || !strcmp(v, "512");
             variant = !strcmp(v, "25") ? PC_VC_25 : !strcmp(v, "512") ? PC_VC_512 : PC_VC_SPARSE;
         } else if (!strcmp(a, "--backbone")) {
-            if (!strcmp(v, "mast3r")) {
-                fprintf(stderr, "posecrafter pose: --backbone mast3r: MASt3R is not implemented in this build; use "
-                                "dust3r\n");
-                return 2;
-            }
-            ok = !strcmp(v, "dust3r");
+            ok = !strcmp(v, "dust3r") || !strcmp(v, "mast3r");
+            o.backbone = !strcmp(v, "mast3r") ? PC_BACKBONE_MAST3R : PC_BACKBONE_DUST3R;
+            mf.want_mast3r = o.backbone == PC_BACKBONE_MAST3R;
+        } else if (!strcmp(a, "--mast3r")) {
+            mf.mast3r = v;
         } else if (!strcmp(a, "--selector")) {
             ok = 1;
             if (!strcmp(v, "fms")) o.selector = PC_SELECT_FMS;
@@ -244,7 +245,8 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
         return 1;
     }
     if (list_models) {
-        printf("dust3r: %s\n", mf.dust3r);
+        if (mf.want_mast3r) printf("mast3r: %s\n", mf.mast3r);
+        else printf("dust3r: %s\n", mf.dust3r);
         for (int i = 0; i < mf.n_interp; i++) printf("dynamicrafter: %s\n", mf.interp[i]);
         for (int i = 0; o.hvg && i < mf.n_vc; i++) printf("viewcrafter: %s\n", mf.vc[i]);
         printf("vocab: %s\n", mf.vocab);
@@ -274,8 +276,9 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
     if (st == PC_OK) {
         fprintf(stderr,
                 "posecrafter pose: %s (%dx%d) -> %s (%dx%d); %d threads; output %s\n"
-                "  DUSt3R %s\n  DynamiCrafter %s%s\n  ViewCrafter %s%s (%dx%d)\n",
-                imgs[0], A.w, A.h, imgs[1], B.w, B.h, pc_pool_size(pool), out, mf.dust3r, mf.interp[0],
+                "  %s %s\n  DynamiCrafter %s%s\n  ViewCrafter %s%s (%dx%d)\n",
+                imgs[0], A.w, A.h, imgs[1], B.w, B.h, pc_pool_size(pool), out, pc_backbone_name(o.backbone),
+                mf.want_mast3r ? mf.mast3r : mf.dust3r, mf.interp[0],
                 mf.n_interp > 1 ? " (+ parts)" : "", o.hvg ? mf.vc[0] : "(off: --no-hvg)",
                 o.hvg && mf.n_vc > 1 ? " (+ parts)" : "", mf.vc_W, mf.vc_H);
         st = pc_pipeline_run(&r, &mf, &o, &A, &B, pool, &err);

@@ -17,6 +17,7 @@ int pc_cmd_eval(int argc, char **argv);
 int pc_cmd_eval_merge(int argc, char **argv);
 int pc_cmd_eval_convert(int argc, char **argv);
 int pc_cmd_dust3r(int argc, char **argv);
+int pc_cmd_mast3r(int argc, char **argv);  // cmd_dust3r.c: the same command with MASt3R's descriptors + matches
 int pc_cmd_select(int argc, char **argv);
 int pc_cmd_pose(int argc, char **argv);
 int pc_cmd_pose_pipeline(int argc, char **argv);  // cmd_pose_pipeline.c (called by pc_cmd_pose)

@@ -9,6 +9,7 @@
 static const pc_command commands[] = {
     {"info", pc_cmd_info, "list the tensors, dtypes and stored args of a checkpoint"},
     {"dust3r", pc_cmd_dust3r, "DUSt3R pointmaps + confidences for an image pair (npy, ply, png)"},
+    {"mast3r", pc_cmd_mast3r, "MASt3R pointmaps, dense descriptors and reciprocal matches for a pair"},
     {"select", pc_cmd_select, "Feature Matching Selector: rank frames by ORB+RANSAC inliers to A and B"},
     {"pose", pc_cmd_pose, "relative pose of two photos: PoseCrafter pipeline (--classical: ORB + 5-point)"},
     {"align", pc_cmd_align, "DUSt3R global alignment of N views: cameras.json, COLMAP text, PLY"},

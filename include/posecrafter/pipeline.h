@@ -88,6 +88,9 @@ typedef enum pc_vc_variant {
 
 typedef struct pc_model_files {
     const char *dust3r;                           /* DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth */
+    const char *mast3r;                           /* MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth */
+    int want_mast3r;                              /* set before pc_model_files_find: the reconstruction
+                                                     backbone is MASt3R (looked for instead of DUSt3R) */
     const char *interp[PC_MAX_MODEL_PARTS];       /* dynamicrafter_512_interp_v1/model.ckpt (or split parts) */
     int n_interp;
     const char *vc[PC_MAX_MODEL_PARTS];           /* ViewCrafter checkpoint (or split parts) */
@@ -101,7 +104,8 @@ typedef struct pc_model_files {
 
 void pc_model_files_default(pc_model_files *mf);
 /* Fill the unset entries from dir by the published file names (and the folder names the upstream READMEs
- * use): DUSt3R_ViTLarge_BaseDecoder_512_dpt.{pth,safetensors}; dynamicrafter_512_interp_v1/model.ckpt,
+ * use): DUSt3R_ViTLarge_BaseDecoder_512_dpt.{pth,safetensors} (with want_mast3r:
+ * MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.{pth,safetensors} instead); dynamicrafter_512_interp_v1/model.ckpt,
  * dynamicrafter_512_interp.{ckpt,safetensors}; ViewCrafter per variant (model_sparse.ckpt, model.ckpt,
  * model_512.ckpt, also inside ViewCrafter_25_sparse/, ViewCrafter_25/, ViewCrafter_25_512/);
  * bpe_simple_vocab_16e6.txt.gz. need_vc = 0 skips ViewCrafter (hvg off). Every missing file is named with
@@ -110,6 +114,12 @@ pc_status pc_model_files_find(pc_model_files *mf, const char *dir, pc_vc_variant
                               pc_error *err);
 
 /* ---- pipeline --------------------------------------------------------------------------------------- */
+
+typedef enum pc_backbone {
+    PC_BACKBONE_DUST3R = 0,  /* DUSt3R + global alignment for the relay frames and the final pose (the paper) */
+    PC_BACKBONE_MAST3R = 1,  /* MASt3R's pointmaps through the same global alignment (paper, Appendix A) */
+} pc_backbone;
+const char *pc_backbone_name(pc_backbone b);
 
 typedef enum pc_selector {
     PC_SELECT_FMS = 0,    /* Feature Matching Selector: top k of N_A + N_B over the threshold */
@@ -136,6 +146,8 @@ typedef struct pc_pipeline_opts {
     pc_interp_opts interp;     /* T 16, 50 steps, cfg 7.5, fs 5, prompt "" */
     /* relay reconstruction and final pose (DUSt3R + global alignment) */
     int dust3r_size;           /* 512 */
+    pc_backbone backbone;      /* PC_BACKBONE_DUST3R; MASt3R uses mf->mast3r (its descriptors are not needed by
+                                  the dense alignment and are not computed) */
     const char *device;        /* DUSt3R device (pc_dust3r_set_device): NULL / "cpu" (default), "cuda", "auto".
                                   The diffusion models run on the CPU in this version. */
     pc_align_opts ga;          /* 300 it, lr 0.01, linear, min_conf 3 */

@@ -101,7 +101,18 @@ pc_status pc_model_files_find(pc_model_files *mf, const char *dir, pc_vc_variant
         if (ml < sizeof(missing)) ml += (size_t)snprintf(missing + ml, sizeof(missing) - ml, __VA_ARGS__); \
     } while (0)
     if (dir && !*dir) dir = NULL;
-    if (!mf->dust3r) {
+    if (mf->want_mast3r && !mf->mast3r) {
+        static const char *const n[] = {"MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth",
+                                        "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.safetensors",
+                                        "checkpoints/MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth"};
+        mf->mast3r = first_existing(mf->buf[4], sizeof(mf->buf[4]), dir, n, 3);
+        if (!mf->mast3r)
+            PC_MISSING("\n  MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth  (naver/mast3r README: "
+                       "https://download.europe.naverlabs.com/ComputerVision/MASt3R/"
+                       "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth; or Hugging Face "
+                       "naver/MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric)");
+    }
+    if (!mf->want_mast3r && !mf->dust3r) {
         static const char *const n[] = {"DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth",
                                         "DUSt3R_ViTLarge_BaseDecoder_512_dpt.safetensors",
                                         "checkpoints/DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth"};

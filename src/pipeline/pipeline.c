@@ -39,6 +39,8 @@ void pc_pipeline_opts_default(pc_pipeline_opts *o) {
     o->use_cache = 1;
 }
 
+const char *pc_backbone_name(pc_backbone b) { return b == PC_BACKBONE_MAST3R ? "MASt3R" : "DUSt3R"; }
+
 const char *pc_selector_name(pc_selector s) {
     switch (s) {
     case PC_SELECT_FMS: return "fms";
@@ -133,21 +135,36 @@ static pc_status video_to_frames(pc_image *frames, const float *video, int T, in
     return PC_OK;
 }
 
+// The reconstruction backbone's checkpoint (DUSt3R or MASt3R: one model type, pc_dust3r).
+static const char *recon_file(const run_t *r) {
+    return r->o->backbone == PC_BACKBONE_MAST3R ? r->mf->mast3r : r->mf->dust3r;
+}
+
 static pc_status load_dust3r(run_t *r, pc_error *err) {
     if (r->dust3r) return PC_OK;
-    emit(r, "loading DUSt3R", 0, 0, 0);
-    pc_status st = pc_dust3r_load(&r->dust3r, r->mf->dust3r, r->pool, err);
+    const char *name = pc_backbone_name(r->o->backbone);
+    char msg0[64];
+    snprintf(msg0, sizeof(msg0), "loading %s", name);
+    emit(r, msg0, 0, 0, 0);
+    pc_status st = pc_dust3r_load(&r->dust3r, recon_file(r), r->pool, err);
+    if (st == PC_OK && (r->o->backbone == PC_BACKBONE_MAST3R) != pc_dust3r_has_desc(r->dust3r))
+        st = pc_err(err, PC_ERR_ARG, "%s is a %s checkpoint, not %s (--backbone %s)", recon_file(r),
+                    pc_dust3r_has_desc(r->dust3r) ? "MASt3R" : "DUSt3R", name,
+                    r->o->backbone == PC_BACKBONE_MAST3R ? "mast3r" : "dust3r");
     if (st != PC_OK) {
-        pc_err_prefix(err, st, "DUSt3R model: ");
+        pc_dust3r_free(r->dust3r);
+        r->dust3r = NULL;
+        pc_err_prefix(err, st, "%s model: ", name);
         return st;
     }
+    pc_dust3r_set_desc_output(r->dust3r, 0);  // the dense alignment reads pointmaps and confidences only
     if (r->o->device && strcmp(r->o->device, "cpu")) {
         pc_error e2;
         memset(&e2, 0, sizeof(e2));
         st = pc_dust3r_set_device(r->dust3r, r->o->device, &e2);
-        if (st != PC_OK) return pc_err(err, st, "DUSt3R device '%s': %s", r->o->device, e2.msg);
+        if (st != PC_OK) return pc_err(err, st, "%s device '%s': %s", name, r->o->device, e2.msg);
         char msg[1200];
-        snprintf(msg, sizeof(msg), "DUSt3R runs on the %s%s%s", pc_dust3r_get_device(r->dust3r), e2.msg[0] ? ": " : "",
+        snprintf(msg, sizeof(msg), "%s runs on the %s%s%s", name, pc_dust3r_get_device(r->dust3r), e2.msg[0] ? ": " : "",
                  e2.msg);
         emit(r, msg, 0, 0, 0);
     }
@@ -403,7 +420,8 @@ static pc_status relay_load(run_t *r, const char *d, pc_error *err) {
 
 static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     const pc_pipeline_opts *o = r->o;
-    stage_begin(r, ST_RELAY, "relay frames -> DUSt3R + global alignment");
+    stage_begin(r, ST_RELAY, o->backbone == PC_BACKBONE_MAST3R ? "relay frames -> MASt3R + global alignment"
+                                                                : "relay frames -> DUSt3R + global alignment");
     const int idx[4] = {0, 1, r->T - 2, r->T - 1};
     pc_status st = PC_OK;
     for (int k = 0; k < 4 && st == PC_OK; k++) st = crop_to_aspect(&r->relay_img[k], &r->interp[idx[k]], vc_W, vc_H, err);
@@ -420,7 +438,8 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     pc_hash_i64(&h, o->ga.schedule);
     pc_hash_f64(&h, o->ga.min_conf_thr);
     pc_hash_i64(&h, (int64_t)o->ga.seed);
-    st = pc_hash_file_id(&h, r->mf->dust3r, err);
+    if (o->backbone != PC_BACKBONE_DUST3R) pc_hash_i64(&h, o->backbone);  // keys of DUSt3R runs stay as they were
+    st = pc_hash_file_id(&h, recon_file(r), err);
     if (st != PC_OK) return st;
     r->key_relay = h.h;
     char d[4200];
@@ -438,7 +457,9 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     if (st != PC_OK) return st;
     st = load_dust3r(r, err);
     if (st != PC_OK) return st;
-    emit(r, "DUSt3R on 12 pairs of the 4 relay frames, then global alignment", 0, 0, 0);
+    char msg[128];
+    snprintf(msg, sizeof(msg), "%s on 12 pairs of the 4 relay frames, then global alignment", pc_backbone_name(o->backbone));
+    emit(r, msg, 0, 0, 0);
     pc_recon rc;
     st = pc_recon_run(&rc, r->dust3r, r->pool, r->relay_img, 4, o->dust3r_size, NULL, &o->ga, NULL, err);
     if (st != PC_OK) return st;
@@ -929,7 +950,8 @@ static pc_status stage_select_and_pose(run_t *r, pc_error *err) {
         return st;
     }
 
-    stage_begin(r, ST_POSE, "DUSt3R + global alignment over A, B and the selected frames");
+    stage_begin(r, ST_POSE, o->backbone == PC_BACKBONE_MAST3R ? "MASt3R + global alignment over A, B and the selected frames"
+                                                               : "DUSt3R + global alignment over A, B and the selected frames");
     if (!have_rc) {
         pc_image *views = NULL;
         st = load_dust3r(r, err);
@@ -958,7 +980,8 @@ pc_status pc_pipeline_run(pc_pipeline_result *res, const pc_model_files *mf, con
         return pc_err(err, PC_ERR_ARG, "pipeline: frame size %dx%d out of range", o->W, o->H);
     if (o->interp.T < 4 || o->interp.T % 2) return pc_err(err, PC_ERR_ARG, "pipeline: need an even T >= 4 interpolation frames");
     if (o->k < 0 || o->k > 256) return pc_err(err, PC_ERR_ARG, "pipeline: k = %d out of range", o->k);
-    if (!mf->dust3r || !mf->n_interp || !mf->vocab || (o->hvg && !mf->n_vc))
+    if (!(o->backbone == PC_BACKBONE_MAST3R ? mf->mast3r : mf->dust3r) || !mf->n_interp || !mf->vocab ||
+        (o->hvg && !mf->n_vc))
         return pc_err(err, PC_ERR_NOT_FOUND, "pipeline: model files missing (see pc_model_files_find)");
     const int vc_W = mf->vc_W > 0 ? mf->vc_W : 1024, vc_H = mf->vc_H > 0 ? mf->vc_H : 576;
     run_t r;
