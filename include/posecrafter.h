@@ -35,6 +35,7 @@
 #include "posecrafter/image.h"
 #include "posecrafter/dust3r.h"
 #include "posecrafter/align.h"
+#include "posecrafter/sparse_ga.h"
 #include "posecrafter/geometry.h"
 #include "posecrafter/eval.h"
 #include "posecrafter/features.h"

@@ -126,6 +126,16 @@ pc_status pc_frnn_match(int32_t **idx1, int32_t **idx2, int64_t *n, const float 
                         const float *desc2, int H2, int W2, int D, int subsample, pc_pool *pool, pc_frnn_stats *stats,
                         pc_error *err);
 
+/* mast3r: sparse_ga.extract_correspondences for one image pair (1, 2) from its symmetric inference: d11, q11 =
+ * head 1 of decode(1, 2) (image 1's descriptors, desc_conf), d21, q21 = head 2 of decode(1, 2) (image 2's),
+ * d22, q22 = head 1 of decode(2, 1), d12, q12 = head 2 of decode(2, 1). Four reciprocal searches (11 <-> 21,
+ * 12 <-> 22, each way), merged: the distinct (idx1, idx2) pairs sorted by (idx1, idx2), each with the
+ * confidence sqrt(q1 * q2) of its first occurrence. *idx1, *idx2, *conf are malloc'ed. */
+pc_status pc_mast3r_correspondences(int32_t **idx1, int32_t **idx2, float **conf, int64_t *n, const float *d11,
+                                    const float *q11, const float *d21, const float *q21, const float *d22,
+                                    const float *q22, const float *d12, const float *q12, int H1, int W1, int H2,
+                                    int W2, int D, int subsample, pc_pool *pool, pc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

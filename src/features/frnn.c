@@ -41,6 +41,17 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+typedef struct {
+    uint64_t key;
+    int64_t pos;  // position in the concatenation: the first occurrence wins (np.unique return_index)
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed *x = (const keyed *)a, *y = (const keyed *)b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
 pc_status pc_frnn_match(int32_t **idx1, int32_t **idx2, int64_t *n_out, const float *desc1, int H1, int W1,
                         const float *desc2, int H2, int W2, int D, int subsample, pc_pool *pool, pc_frnn_stats *stats,
                         pc_error *err) {
@@ -140,5 +151,62 @@ done:
     pc_aligned_free(dbT1);
     pc_aligned_free(dbT2);
     free(xy1), free(xy2), free(old1), free(old2), free(sel), free(res), free(who), free(notyet), free(qbuf), free(keys);
+    return st;
+}
+
+pc_status pc_mast3r_correspondences(int32_t **idx1, int32_t **idx2, float **conf, int64_t *n_out, const float *d11,
+                                    const float *q11, const float *d21, const float *q21, const float *d22,
+                                    const float *q22, const float *d12, const float *q12, int H1, int W1, int H2,
+                                    int W2, int D, int subsample, pc_pool *pool, pc_error *err) {
+    if (!idx1 || !idx2 || !conf || !n_out || !d11 || !q11 || !d21 || !q21 || !d22 || !q22 || !d12 || !q12)
+        return pc_err(err, PC_ERR_ARG, "pc_mast3r_correspondences: NULL argument");
+    *idx1 = *idx2 = NULL, *conf = NULL, *n_out = 0;
+    // searches in upstream's order: (A, B) = (d11, d21) and (d12, d22); each A -> B then B -> A
+    const float *A[2] = {d11, d12}, *B[2] = {d21, d22}, *QA[2] = {q11, q12}, *QB[2] = {q21, q22};
+    int32_t *ra[4] = {0}, *rb[4] = {0};
+    int64_t rn[4] = {0};
+    pc_status st = PC_OK;
+    for (int s = 0; s < 2 && st == PC_OK; s++) {
+        st = pc_frnn_match(&ra[2 * s], &rb[2 * s], &rn[2 * s], A[s], H1, W1, B[s], H2, W2, D, subsample, pool, NULL, err);
+        if (st == PC_OK)  // B -> A: its first array indexes image 2
+            st = pc_frnn_match(&rb[2 * s + 1], &ra[2 * s + 1], &rn[2 * s + 1], B[s], H2, W2, A[s], H1, W1, D, subsample,
+                               pool, NULL, err);
+    }
+    int64_t total = rn[0] + rn[1] + rn[2] + rn[3], nu = 0;
+    keyed *ks = st == PC_OK ? (keyed *)malloc(sizeof(keyed) * (size_t)(total + 1)) : NULL;
+    float *qc = st == PC_OK ? (float *)malloc(sizeof(float) * (size_t)(total + 1)) : NULL;
+    if (st == PC_OK && (!ks || !qc)) st = pc_err(err, PC_ERR_MEMORY, "pc_mast3r_correspondences: out of memory");
+    if (st == PC_OK) {
+        int64_t p = 0;
+        for (int k = 0; k < 4; k++)
+            for (int64_t i = 0; i < rn[k]; i++, p++) {
+                const int s = k / 2;
+                ks[p].key = (uint64_t)(uint32_t)ra[k][i] << 32 | (uint32_t)rb[k][i];
+                ks[p].pos = p;
+                qc[p] = sqrtf(QA[s][ra[k][i]] * QB[s][rb[k][i]]);  // float32 as numpy's
+            }
+        qsort(ks, (size_t)total, sizeof(keyed), cmp_keyed);
+        *idx1 = (int32_t *)malloc(sizeof(int32_t) * (size_t)(total + 1));
+        *idx2 = (int32_t *)malloc(sizeof(int32_t) * (size_t)(total + 1));
+        *conf = (float *)malloc(sizeof(float) * (size_t)(total + 1));
+        if (!*idx1 || !*idx2 || !*conf) {
+            st = pc_err(err, PC_ERR_MEMORY, "pc_mast3r_correspondences: out of memory");
+        } else {
+            for (int64_t i = 0; i < total; i++) {
+                if (nu > 0 && ks[i].key == ks[i - 1].key) continue;  // a later duplicate
+                (*idx1)[nu] = (int32_t)(ks[i].key >> 32), (*idx2)[nu] = (int32_t)(ks[i].key & 0xffffffffu);
+                (*conf)[nu] = qc[ks[i].pos];
+                nu++;
+            }
+        }
+    }
+    if (st != PC_OK) {
+        free(*idx1), free(*idx2), free(*conf);
+        *idx1 = *idx2 = NULL, *conf = NULL, nu = 0;
+    }
+    *n_out = nu;
+    for (int k = 0; k < 4; k++) free(ra[k]), free(rb[k]);
+    free(ks);
+    free(qc);
     return st;
 }

@@ -43,7 +43,7 @@ void pc_align_opts_default(pc_align_opts *o) {
 // ---- small pose helpers --------------------------------------------------------
 
 // roma: unitquat_to_rotmat (homogeneous form), q XYZW already normalised.
-static void quat_to_rot(double R[9], const double q[4]) {
+void pc_ga_quat_to_rot(double R[9], const double q[4]) {
     double x = q[0], y = q[1], z = q[2], w = q[3];
     double x2 = x * x, y2 = y * y, z2 = z * z, w2 = w * w;
     R[0] = x2 - y2 - z2 + w2;
@@ -58,7 +58,7 @@ static void quat_to_rot(double R[9], const double q[4]) {
 }
 
 // dL/dn for R(n) above, given gR = dL/dR (row-major).
-static void quat_rot_backward(double gn[4], const double n[4], const double g[9]) {
+void pc_ga_quat_rot_backward(double gn[4], const double n[4], const double g[9]) {
     double x = n[0], y = n[1], z = n[2], w = n[3];
     // each R entry's gradient wrt (x, y, z, w), times 2
     const double d[9][4] = {
@@ -83,7 +83,7 @@ static void pose_from_param(double R[9], double T[3], double n[4], double *qnorm
     double q[4] = {p[0], p[1], p[2], p[3]};
     double nq = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
     for (int c = 0; c < 4; c++) n[c] = nq > 0 ? q[c] / nq : 0;
-    quat_to_rot(R, n);
+    pc_ga_quat_to_rot(R, n);
     for (int c = 0; c < 3; c++) T[c] = signed_expm1(p[4 + c]);
     if (qnorm) *qnorm = nq;
 }
@@ -656,7 +656,7 @@ double pc_align_loss(pc_align *ga, int with_grad) {
             }
             gs[e] = gsum * s; // d/d(log s_e) through exp, before the mean term
             double gn[4], gq[4];
-            quat_rot_backward(gn, n, gR);
+            pc_ga_quat_rot_backward(gn, n, gR);
             normalize_backward(gq, n, qn, gn);
             float *G = ga->G + ga->off_pw + (size_t)e * 8;
             const float *P = ga->P + ga->off_pw + (size_t)e * 8;
@@ -678,7 +678,7 @@ double pc_align_loss(pc_align *ga, int with_grad) {
             }
             double *n = imR + (size_t)k * 17 + 12, qn = imR[(size_t)k * 17 + 16];
             double gn[4], gq[4];
-            quat_rot_backward(gn, n, acc);
+            pc_ga_quat_rot_backward(gn, n, acc);
             normalize_backward(gq, n, qn, gn);
             float *G = ga->G + ga->off_im + (size_t)k * 7;
             const float *P = ga->P + ga->off_im + (size_t)k * 7;

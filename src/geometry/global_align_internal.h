@@ -75,6 +75,10 @@ void pc_ga_exp_avx512(float *y, const float *x, int64_t n);
 void pc_ga_adam_avx512(float *P, float *M1, float *M2, const float *G, int64_t n, float b1, float b2,
                        float step_size, float bc2_sqrt);
 
+// roma: unitquat_to_rotmat for a unit XYZW quaternion (row-major R), and its backward dL/dq given dL/dR.
+void pc_ga_quat_to_rot(double R[9], const double q[4]);
+void pc_ga_quat_rot_backward(double gq[4], const double q[4], const double gR[9]);
+
 // Weighted Umeyama with scale, in double (roma: rigid_points_registration):
 // find s, R, T minimising sum w |y - (s R x + T)|^2. x, y (n,3), w (n) or NULL.
 int pc_ga_register(double R[9], double T[3], double *s, const float *x, const float *y, const float *w, int64_t n);
