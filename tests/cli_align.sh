@@ -48,6 +48,13 @@ check "--K for a view that is not there -> exit 2 naming it" bash -c "test $rc =
 printf '{"0": [400, 420]}' >"$tmp/Kbad.json"
 "$BIN" align --model "$D/tiny.pth" "$A" "$B" --size 64 --intrinsics "$tmp/Kbad.json" -o "$tmp/bad" >/dev/null 2>"$tmp/errj"; rc=$?
 check "a malformed intrinsics JSON -> exit 2 naming the file" bash -c "test $rc = 2 && grep -q 'Kbad.json' '$tmp/errj'"
+M3="$SHARED/golden/mast3r/tiny.pth"
+"$BIN" align --model "$M3" "$A" "$B" "$C" --size 64 --device cpu --sparse -o "$tmp/sga" >"$tmp/outS" 2>"$tmp/errS"; rc=$?
+check "--sparse with MASt3R: 3 views by the sparse global alignment, the usual writers" bash -c \
+    "test $rc = 0 && grep -q 'MASt3R sparse global alignment' '$tmp/errS' && test \$(grep -c '\"file\"' '$tmp/sga/cameras.json') = 3 && \
+     test -s '$tmp/sga/points.ply' && test \$(grep -c '^view ' '$tmp/outS') = 3"
+"$BIN" align --model "$D/tiny.pth" "$A" "$B" --size 64 --device cpu --sparse -o "$tmp/sgd" >/dev/null 2>"$tmp/errSD"; rc=$?
+check "--sparse with a DUSt3R checkpoint -> exit 1 saying MASt3R is needed" bash -c "test $rc = 1 && grep -q 'needs a MASt3R' '$tmp/errSD'"
 "$BIN" align --model "$D/tiny.pth" "$A" "$B" --graph nonsense -o "$tmp/bad" >/dev/null 2>"$tmp/errb"; rc=$?
 check "unknown scene graph -> exit 1 with a message" bash -c "test $rc = 1 && test -s '$tmp/errb'"
 "$BIN" align --model "$D/tiny.pth" "$A" "$tmp/missing.png" -o "$tmp/bad" >/dev/null 2>"$tmp/errm"; rc=$?

@@ -144,6 +144,11 @@ run "$tmp/a" --fms-threshold 0 --k 3 --backbone mast3r --mast3r "$M3" --json >"$
 check "--backbone mast3r: runs, relay recomputed with MASt3R, pose.json says so" bash -c \
     "test $rc = 0 && grep -q '\[3/7 relay\] MASt3R on 12 pairs' '$tmp/errM' && grep -q '\[7/7 pose\] MASt3R + global alignment' '$tmp/errM' && \
      test \$(grep -c 'loaded from the stage cache' '$tmp/errM') = 1 && grep -q '\"backbone\":.*\"mast3r\"' '$tmp/poseM.json'"
+run "$tmp/a" --fms-threshold 0 --k 3 --backbone mast3r-sparse --mast3r "$M3" --json >"$tmp/poseS.json" 2>"$tmp/errS"; rc=$?
+check "--backbone mast3r-sparse: relay and final by MASt3R's sparse global alignment" bash -c \
+    "test $rc = 0 && grep -q '\[3/7 relay\] MASt3R (sparse GA) on 12 pairs' '$tmp/errS' && \
+     grep -q '\[7/7 pose\] MASt3R + sparse global alignment' '$tmp/errS' && grep -q '\"backbone\":.*\"mast3r-sparse\"' '$tmp/poseS.json' && \
+     test -s '$tmp/a/relay/points.ply' && test -s '$tmp/a/final/cameras.json'"
 run "$tmp/a" --fms-threshold 0 --k 3 --backbone mast3r --mast3r "$D/tiny.pth" >/dev/null 2>"$tmp/errM2"; rc=$?
 check "--backbone mast3r with a DUSt3R checkpoint -> exit 1 in stage 1, saying which it is" bash -c \
     "test $rc = 1 && grep -q 'is a DUSt3R checkpoint, not MASt3R' '$tmp/errM2' && ! grep -q '2/7' '$tmp/errM2'"

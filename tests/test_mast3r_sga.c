@@ -101,7 +101,7 @@ static void run(pc_dust3r *net, pc_pool *pool, pc_checkpoint *gp, pc_checkpoint 
         {0, 1, pc_tensor_f32(&o[1].view[0].pts3d), pc_tensor_f32(&o[1].view[0].conf), pc_tensor_f32(&o[1].view[1].pts3d),
          pc_tensor_f32(&o[1].view[1].conf), i1, i2, cf, n}};
     int hs[2] = {H, H}, ws[2] = {W, W};
-    pc_sga_input in = {2, hs, ws, 2, sp};
+    pc_sga_input in = {2, hs, ws, 2, sp, NULL};
     pc_sga_opts so;
     pc_sga_opts_default(&so);
     so.lr1 = 0.07, so.niter1 = 100, so.lr2 = 0.014, so.niter2 = 100, so.matching_conf_thr = 0;
@@ -157,6 +157,14 @@ static void run(pc_dust3r *net, pc_pool *pool, pc_checkpoint *gp, pc_checkpoint 
             snprintf(what, sizeof(what), "%s%s", pre, nm);
             if (full) close_norm(what, r.depth[v], G(gs, pre, nm), (size_t)(r.grid_h[v] * r.grid_w[v]), tol);
             else pc_test_close(what, r.depth[v], G(gs, pre, nm), (size_t)(r.grid_h[v] * r.grid_w[v]), 1e-4, 1e-4);
+        }
+        if (full) {  // densified (get_dense_pts3d): at the correspondence pixels, the same points as the sparse ones
+            float *dense = malloc(sizeof(float) * (size_t)H * W * 3), *dp = malloc(sizeof(float) * (size_t)r.n_pts[1] * 3);
+            pc_sga_dense(&r, 1, 8, dense, NULL);
+            for (int64_t q = 0; q < r.n_pts[1]; q++) memcpy(dp + 3 * q, dense + 3 * (int64_t)r.pts_pixel[1][q], 12);
+            snprintf(what, sizeof(what), "%spc_sga_dense == the sparse points at their pixels", prefix);
+            pc_test_close(what, dp, r.pts3d[1], (size_t)r.n_pts[1] * 3, 1e-5, 1e-5);
+            free(dense), free(dp);
         }
         float K[18];
         memcpy(K, r.K[0], sizeof(float) * 9), memcpy(K + 9, r.K[1], sizeof(float) * 9);

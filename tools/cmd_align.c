@@ -39,6 +39,8 @@ static void align_usage(FILE *f) {
             "       posecrafter align --model M.pth img1 ... imgN [-o OUT] [--size 512] [--graph complete]\n"
             "                         [--device auto|cpu|cuda] [same options]\n"
             "--device: where DUSt3R's encoder/decoders run: auto (GPU when present, default), cpu, cuda\n"
+            "--sparse: with a MASt3R --model, MASt3R's sparse global alignment (mast3r demo: complete graph, matches,\n"
+            "          coarse 3-D + fine 2-D stages, 300 + 300 iterations) instead of the dense one\n"
             "--K V:fx,fy,cx,cy  known intrinsics of view V (0-based index, or the image's file name), repeatable;\n"
             "                   --model: pixels of the image file (mapped through load_images' resize + crop);\n"
             "                   --pairs: pixels of the pointmaps. Held fixed in the alignment (one focal: the mean)\n"
@@ -231,7 +233,7 @@ done:
 // the writers: the pipeline's reconstruction step (src/pipeline/recon.c) with this command's options.
 static int align_from_model(const char *model, const char **paths, int n, int size, const char *graph, int niter,
                             double lr, const char *sched, double min_conf, int threads, const char *out,
-                            const char *device, const char *const *kspecs, int nk, const char *kjson) {
+                            const char *device, const char *const *kspecs, int nk, const char *kjson, int sparse) {
     pc_error err;
     int rc = 1;
     pc_pool *pool = NULL;
@@ -276,16 +278,27 @@ static int align_from_model(const char *model, const char **paths, int n, int si
     }
     const pc_align_opts o = align_opts(niter, lr, sched, min_conf);
     const double t0 = pc_time_sec();
-    if (pc_recon_run(&rec, net, pool, imgs, n, size, graph, &o, n_known ? known : NULL, &err)) {
+    if (sparse && !pc_dust3r_has_desc(net)) {
+        fprintf(stderr, "align: --sparse needs a MASt3R checkpoint (%s has no local-feature head)\n", model);
+        goto done;
+    }
+    pc_sga_opts so;
+    pc_sga_opts_default(&so);
+    so.matching_conf_thr = 0;  // mast3r's demo
+    if (sparse ? pc_recon_run_sparse(&rec, net, pool, imgs, n, size, &so, n_known ? known : NULL, &err)
+               : pc_recon_run(&rec, net, pool, imgs, n, size, graph, &o, n_known ? known : NULL, &err)) {
         fprintf(stderr, "align: %s\n", err.msg);
         goto done;
     }
-    if (rec.pairviewer)
+    if (rec.sparse)
+        fprintf(stderr, "align: %d views, MASt3R sparse global alignment: final 2-D loss %.6g (%.2f s with MASt3R)\n", n,
+                rec.loss, pc_time_sec() - t0);
+    else if (rec.pairviewer)
         fprintf(stderr, "align: 2 views: PairViewer (%.2f s with DUSt3R)\n", pc_time_sec() - t0);
     else
         fprintf(stderr, "align: %d views, graph %s, %d iterations: loss %.6g (%.2f s with DUSt3R)\n", n, graph, niter,
                 rec.loss, pc_time_sec() - t0);
-    if (pc_recon_write(&rec, out, base, o.min_conf_thr, &err)) {
+    if (pc_recon_write(&rec, out, base, sparse ? 1.5f : o.min_conf_thr, &err)) {
         fprintf(stderr, "align: %s\n", err.msg);
         goto done;
     }
@@ -309,7 +322,7 @@ int pc_cmd_align(int argc, char **argv) {
     const char *pairs_dir = NULL, *model = NULL, *out = ".", *graph = NULL, *sched = "cosine", *device = "auto";
     int niter = 300, threads = 0;
     double lr = 0.01, min_conf = 3;
-    int n_img = 0, size = 512;
+    int n_img = 0, size = 512, sparse = 0;
     const char **imgs = (const char **)calloc((size_t)argc, sizeof(char *));
     const char **kspecs = (const char **)calloc((size_t)argc, sizeof(char *)), *kjson = NULL;
     int nk = 0;
@@ -339,6 +352,7 @@ int pc_cmd_align(int argc, char **argv) {
         else if (!strcmp(s, "--device") && more) device = argv[++a];
         else if (!strcmp(s, "--K") && more) kspecs[nk++] = argv[++a];
         else if (!strcmp(s, "--intrinsics") && more) kjson = argv[++a];
+        else if (!strcmp(s, "--sparse")) sparse = 1;
         else if (s[0] == '-') {
             fprintf(stderr, "align: unknown or incomplete option '%s'\n", s);
             align_usage(stderr);
@@ -355,7 +369,7 @@ int pc_cmd_align(int argc, char **argv) {
     }
     if (model && !pairs_dir) {
         int r = align_from_model(model, imgs, n_img, size, graph ? graph : "complete", niter, lr, sched, min_conf,
-                                 threads, out, device, kspecs, nk, kjson);
+                                 threads, out, device, kspecs, nk, kjson, sparse);
         free(imgs);
         free(kspecs);
         return r;

@@ -36,7 +36,7 @@ typedef struct {
     const char *work;        // per-pair evidence + stage cache folder (posecrafter*)
     int quiet;
     int known_K;             // --known-intrinsics: each pair's ground-truth K fixed in the alignment
-    int mast3r;              // --backbone mast3r (posecrafter*)
+    int mast3r;              // --backbone mast3r (1) / mast3r-sparse (2) (posecrafter*)
     pc_model_files mf;       // found on first use
     int have_mf;
 } method_ctx;
@@ -72,7 +72,7 @@ static void pair_K(pc_intrinsics K[2], const pc_eval_pair *p) {
 // DUSt3R on (A, B) and (B, A), then PairViewer (dust3r demo for two images): the pipeline's reconstruction step
 // on the two photos. DUSt3R estimates its own focals unless --known-intrinsics fixes the ground-truth K.
 static pc_status pair_method(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
-                             unsigned long long seed, int mast3r, pc_error *err) {
+                             unsigned long long seed, int mast3r, int sparse, pc_error *err) {
     if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
     pc_status st = PC_OK;
     if (!mc->net) {
@@ -102,7 +102,11 @@ static pc_status pair_method(pc_relpose *out, method_ctx *mc, pc_pool *pool, con
         pc_align_opts o;
         pc_align_opts_default(&o);
         o.seed = seed;
-        st = pc_recon_run(&rc, mc->net, pool, img, 2, mc->size, "complete", &o, mc->known_K ? K : NULL, err);
+        pc_sga_opts so;
+        pc_sga_opts_default(&so);
+        so.matching_conf_thr = 0;  // mast3r's demo
+        st = sparse ? pc_recon_run_sparse(&rc, mc->net, pool, img, 2, mc->size, &so, mc->known_K ? K : NULL, err)
+                    : pc_recon_run(&rc, mc->net, pool, img, 2, mc->size, "complete", &o, mc->known_K ? K : NULL, err);
     }
     if (st == PC_OK) {
         float R[9], t[3];
@@ -121,13 +125,19 @@ static pc_status pair_method(pc_relpose *out, method_ctx *mc, pc_pool *pool, con
 
 static pc_status method_dust3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
                                     unsigned long long seed, pc_error *err) {
-    return pair_method(out, mc, pool, p, seed, 0, err);
+    return pair_method(out, mc, pool, p, seed, 0, 0, err);
 }
 
 // The same with MASt3R's pointmaps (mast3r's demo_dust3r_ga: its dense outputs through dust3r's aligner).
 static pc_status method_mast3r_pair(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
                                     unsigned long long seed, pc_error *err) {
-    return pair_method(out, mc, pool, p, seed, 1, err);
+    return pair_method(out, mc, pool, p, seed, 1, 0, err);
+}
+
+// MASt3R's sparse global alignment on the pair (mast3r demo: sparse_global_alignment).
+static pc_status method_mast3r_sga(pc_relpose *out, method_ctx *mc, pc_pool *pool, const pc_eval_pair *p,
+                                   unsigned long long seed, pc_error *err) {
+    return pair_method(out, mc, pool, p, seed, 1, 1, err);
 }
 
 static void pipe_event(void *ctx, const pc_pipeline_event *ev) {
@@ -146,7 +156,7 @@ static pc_status method_posecrafter_ex(pc_relpose *out, method_ctx *mc, pc_pool 
     if (p->rot0 || p->rot1) return pc_err(err, PC_ERR_UNSUPPORTED, "pairs with rot0/rot1 != 0 are not supported yet");
     if (!mc->have_mf) {
         pc_model_files_default(&mc->mf);
-        mc->mf.want_mast3r = mc->mast3r;
+        mc->mf.want_mast3r = mc->mast3r != 0;
         pc_status st = pc_model_files_find(&mc->mf, mc->models_dir, PC_VC_SPARSE, hvg, err);
         if (st != PC_OK) return st;
         mc->have_mf = 1;
@@ -156,11 +166,11 @@ static pc_status method_posecrafter_ex(pc_relpose *out, method_ctx *mc, pc_pool 
     for (char *c = id; *c; c++)
         if (*c == '/' || *c == ' ' || *c == '\\') *c = '_';
     snprintf(dir, sizeof(dir), "%s/%s_seed%llu%s%s%s", mc->work, id, seed, hvg ? "" : "_nohvg", mc->known_K ? "_K" : "",
-             mc->mast3r ? "_mast3r" : "");
+             mc->mast3r == 2 ? "_mast3r_sparse" : mc->mast3r ? "_mast3r" : "");
     pc_pipeline_opts o;
     pc_pipeline_opts_default(&o);
     o.hvg = hvg;
-    o.backbone = mc->mast3r ? PC_BACKBONE_MAST3R : PC_BACKBONE_DUST3R;
+    o.backbone = mc->mast3r == 2 ? PC_BACKBONE_MAST3R_SPARSE : mc->mast3r ? PC_BACKBONE_MAST3R : PC_BACKBONE_DUST3R;
     o.seed = 12306 + seed;
     o.out_dir = dir;
     o.on_event = mc->quiet ? NULL : pipe_event;
@@ -201,6 +211,7 @@ static const struct {
     {"classical", method_classical, "ORB-2000 + cross-checked matching + 5-point LO-RANSAC with the given K"},
     {"dust3r-pair", method_dust3r_pair, "DUSt3R on the pair + PairViewer (needs --model; --size, default 512)"},
     {"mast3r-pair", method_mast3r_pair, "MASt3R's pointmaps on the pair + PairViewer (needs a MASt3R --model)"},
+    {"mast3r-sga", method_mast3r_sga, "MASt3R + its sparse global alignment on the pair (needs a MASt3R --model)"},
     {"posecrafter", method_posecrafter,
      "the full pipeline (pose A B defaults; needs --models DIR or $POSECRAFTER_MODELS; evidence in --work)"},
     {"posecrafter-nohvg", method_posecrafter_nohvg, "the pipeline with DynamiCrafter frames only (no ViewCrafter)"},
@@ -245,8 +256,8 @@ static void usage_eval(FILE *f) {
             "  --size N            DUSt3R preprocessing size (default 512)\n"
             "  --known-intrinsics  dust3r-pair, posecrafter*: fix each pair's ground-truth K (mapped to DUSt3R's\n"
             "                      input) in the alignment; results are recorded as method '<name>+K'\n"
-            "  --backbone B        posecrafter*: dust3r (default) or mast3r for the reconstructions (recorded as\n"
-            "                      '<name>+mast3r'; needs MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth)\n"
+            "  --backbone B        posecrafter*: dust3r (default), mast3r or mast3r-sparse for the reconstructions\n"
+            "                      (recorded as '<name>+<B>'; needs MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth)\n"
             "  --models DIR        published checkpoints for posecrafter* (default: $POSECRAFTER_MODELS)\n"
             "  --work DIR          per-pair evidence + stage cache for posecrafter* (default: <results>.work)\n"
             "  --threads N         worker threads (default: all cores)\n"
@@ -465,11 +476,11 @@ int pc_cmd_eval(int argc, char **argv) {
         } else if (!strcmp(o, "--known-intrinsics")) {
             a.known_K = 1;
         } else if (!strcmp(o, "--backbone") && v) {
-            if (strcmp(v, "dust3r") && strcmp(v, "mast3r")) {
-                fprintf(stderr, "posecrafter eval: --backbone is dust3r or mast3r\n");
+            if (strcmp(v, "dust3r") && strcmp(v, "mast3r") && strcmp(v, "mast3r-sparse")) {
+                fprintf(stderr, "posecrafter eval: --backbone is dust3r, mast3r or mast3r-sparse\n");
                 return 2;
             }
-            a.mast3r = !strcmp(v, "mast3r"), i++;
+            a.mast3r = !strcmp(v, "mast3r") ? 1 : !strcmp(v, "mast3r-sparse") ? 2 : 0, i++;
         } else if (!strcmp(o, "--model") && v) {
             a.model = v, i++;
         } else if (!strcmp(o, "--models") && v) {
@@ -529,7 +540,8 @@ int pc_cmd_eval(int argc, char **argv) {
         return 2;
     }
     char label[96];
-    snprintf(label, sizeof(label), "%s%s%s", a.method, a.mast3r ? "+mast3r" : "", a.known_K ? "+K" : "");
+    snprintf(label, sizeof(label), "%s%s%s", a.method, a.mast3r == 2 ? "+mast3r-sparse" : a.mast3r ? "+mast3r" : "",
+             a.known_K ? "+K" : "");
     a.method = label;
     char results_default[256];
     if (!a.results) {

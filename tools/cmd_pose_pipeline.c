@@ -27,8 +27,10 @@ static void usage(FILE *f) {
             "  --dust3r F, --mast3r F, --interp-model F, --vc-model F, --vocab F   explicit files (the diffusion\n"
             "                      model flags may repeat for split checkpoints); --head-channels N,\n"
             "                      --clip-heads T,V,R for non-standard sizes\n"
-            "  --backbone B        dust3r (default) | mast3r: the model of the relay and final reconstructions;\n"
-            "                      mast3r looks for MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth (--mast3r F)\n"
+            "  --backbone B        dust3r (default) | mast3r | mast3r-sparse: the model of the relay and final\n"
+            "                      reconstructions; mast3r: its pointmaps through the dense global alignment,\n"
+            "                      mast3r-sparse: MASt3R's sparse global alignment on its matches; both look for\n"
+            "                      MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth (--mast3r F)\n"
             "output:\n"
             "  -o, --out DIR       evidence + stage cache (default: pose_<A>_<B>); --no-cache recomputes everything\n"
             "  --json              print the pose JSON (also written to OUT/pose.json)\n"
@@ -148,9 +150,11 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
             ok = !strcmp(v, "sparse") || !strcmp(v, "25") || !strcmp(v, "512");
             variant = !strcmp(v, "25") ? PC_VC_25 : !strcmp(v, "512") ? PC_VC_512 : PC_VC_SPARSE;
         } else if (!strcmp(a, "--backbone")) {
-            ok = !strcmp(v, "dust3r") || !strcmp(v, "mast3r");
-            o.backbone = !strcmp(v, "mast3r") ? PC_BACKBONE_MAST3R : PC_BACKBONE_DUST3R;
-            mf.want_mast3r = o.backbone == PC_BACKBONE_MAST3R;
+            ok = !strcmp(v, "dust3r") || !strcmp(v, "mast3r") || !strcmp(v, "mast3r-sparse");
+            o.backbone = !strcmp(v, "mast3r")          ? PC_BACKBONE_MAST3R
+                         : !strcmp(v, "mast3r-sparse") ? PC_BACKBONE_MAST3R_SPARSE
+                                                       : PC_BACKBONE_DUST3R;
+            mf.want_mast3r = o.backbone != PC_BACKBONE_DUST3R;
         } else if (!strcmp(a, "--mast3r")) {
             mf.mast3r = v;
         } else if (!strcmp(a, "--selector")) {

@@ -109,6 +109,12 @@ pc_status pc_dust3r_pair(pc_dust3r *net, const pc_tensor *img1, const pc_tensor 
  * pairs: n_pairs x 2 indices into imgs; outs: n_pairs results (free each with pc_dust3r_pair_out_free). */
 pc_status pc_dust3r_pairs(pc_dust3r *net, const pc_tensor *const *imgs, int n_imgs, const int (*pairs)[2],
                           int n_pairs, pc_dust3r_pair_out *outs, pc_error *err);
+/* The same, handing each pair's result to fn as soon as it is computed, in pair order; fn owns *out (free it
+ * with pc_dust3r_pair_out_free) and may stop the run by returning an error. Lets a caller keep only what it
+ * needs of each pair (MASt3R's descriptors are (H, W, D) per view). */
+typedef pc_status (*pc_dust3r_pair_fn)(void *ctx, int pair_index, pc_dust3r_pair_out *out, pc_error *err);
+pc_status pc_dust3r_pairs_each(pc_dust3r *net, const pc_tensor *const *imgs, int n_imgs, const int (*pairs)[2],
+                               int n_pairs, pc_dust3r_pair_fn fn, void *ctx, pc_error *err);
 
 /* Where the encoder and decoders run: "cpu" (the default), "cuda" (GPU 0; weights uploaded now, once, as
  * bf16; the DPT/linear heads and post-processing stay on the CPU) or "auto" (cuda when this build has CUDA
@@ -123,6 +129,7 @@ const char *pc_dust3r_get_device(const pc_dust3r *net);
 /* MASt3R: whether pc_dust3r_pair(s) return desc / desc_conf (1, the default) or only pts3d / conf (0: what a
  * dense reconstruction needs; saves D + 1 floats per pixel per view). No effect on a DUSt3R model. */
 void pc_dust3r_set_desc_output(pc_dust3r *net, int on);
+int pc_dust3r_get_desc_output(const pc_dust3r *net);
 /* 1 when the model has MASt3R's local-feature head. */
 int pc_dust3r_has_desc(const pc_dust3r *net);
 

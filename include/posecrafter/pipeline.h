@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "posecrafter/align.h"
+#include "posecrafter/sparse_ga.h"
 #include "posecrafter/clip.h"
 #include "posecrafter/core.h"
 #include "posecrafter/diffusion.h"
@@ -118,6 +119,7 @@ pc_status pc_model_files_find(pc_model_files *mf, const char *dir, pc_vc_variant
 typedef enum pc_backbone {
     PC_BACKBONE_DUST3R = 0,  /* DUSt3R + global alignment for the relay frames and the final pose (the paper) */
     PC_BACKBONE_MAST3R = 1,  /* MASt3R's pointmaps through the same global alignment (paper, Appendix A) */
+    PC_BACKBONE_MAST3R_SPARSE = 2, /* MASt3R + its sparse global alignment (mast3r demo's sparse_global_alignment) */
 } pc_backbone;
 const char *pc_backbone_name(pc_backbone b);
 
@@ -148,6 +150,8 @@ typedef struct pc_pipeline_opts {
     int dust3r_size;           /* 512 */
     pc_backbone backbone;      /* PC_BACKBONE_DUST3R; MASt3R uses mf->mast3r (its descriptors are not needed by
                                   the dense alignment and are not computed) */
+    pc_sga_opts sga;           /* MASt3R sparse alignment (backbone mast3r-sparse): the demo's lr1 0.07 / niter1 300,
+                                  lr2 0.01 / niter2 300, matching_conf_thr 0, subsample 8 */
     const char *device;        /* DUSt3R device (pc_dust3r_set_device): NULL / "cpu" (default), "cuda", "auto".
                                   The diffusion models run on the CPU in this version. */
     pc_align_opts ga;          /* 300 it, lr 0.01, linear, min_conf 3 */

@@ -30,6 +30,7 @@
 #define POSECRAFTER_SPARSE_GA_H
 #include <stdint.h>
 #include "posecrafter/core.h"
+#include "posecrafter/align.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -62,6 +63,10 @@ typedef struct pc_sga_input {
     const int *H, *W;         /* (N) image sizes (multiples of subsample) */
     int n_pairs;
     const pc_sga_pair *pairs; /* ordered pairs, each unordered pair in both orders */
+    /* (N) or NULL: views whose focal and principal point are known (pixels of the view). They replace the
+     * Weiszfeld base focal and the centred principal point at init (upstream's init[img]['intrinsics']) and,
+     * beyond upstream, stay fixed in the fine stage. */
+    const pc_align_intrinsics *intrinsics;
 } pc_sga_input;
 
 typedef struct pc_sga_result {
@@ -78,12 +83,18 @@ typedef struct pc_sga_result {
     int32_t **pts_pixel;      /* N x n_pts: flat pixel index */
     float **anchor_offset;    /* N x n_pts: canonical depth relative to the anchor's */
     float **pts3d;            /* N x (n_pts, 3) world points of the correspondence pixels */
+    int *H, *W;               /* (N) */
+    float **canon2;           /* N x (H W): canonical relative depths (for pc_sga_dense) */
+    float **cconf;            /* N x (H W): canonical confidence sum (C-0.999)^2 / sum (C-0.999) */
     float *loss_coarse, *lr_coarse;  /* (niter1) loss at iteration t (before its step) and its lr */
     float *loss_fine, *lr_fine;      /* (niter2) */
     int niter1, niter2;
 } pc_sga_result;
 
 pc_status pc_sga_run(pc_sga_result *res, const pc_sga_input *in, const pc_sga_opts *o, pc_error *err);
+/* Every pixel of view k in world coordinates (mast3r: SparseGA.get_dense_pts3d without clean_depth): each
+ * pixel rides on its anchor's optimised depth with its canonical offset. pts (H W 3), depth (H W) or NULL. */
+void pc_sga_dense(const pc_sga_result *res, int k, int subsample, float *pts, float *depth);
 void pc_sga_result_free(pc_sga_result *res);
 
 #ifdef __cplusplus

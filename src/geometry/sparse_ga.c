@@ -38,6 +38,7 @@ typedef struct {
     float med;            // median anchor depth
     float *canon;         // (H W 3)
     float *canon2;        // (H W) relative depth ('avg-angle')
+    float *cconf;         // (H W) sum c^2 / sum c
     float *core;          // (gh gw) canonical anchor depths (absolute)
     // points: every correspondence pixel of this image, partner by partner (img_anchors)
     sga_part part[64];
@@ -64,21 +65,24 @@ static pc_status canonical_view(sga_view *v, const float *const *X, const float 
     const int64_t HW = (int64_t)H * W;
     v->canon = (float *)malloc(sizeof(float) * (size_t)HW * 3);
     v->canon2 = (float *)malloc(sizeof(float) * (size_t)HW);
+    v->cconf = (float *)malloc(sizeof(float) * (size_t)HW);
     float *csum = (float *)malloc(sizeof(float) * (size_t)HW);
-    if (!v->canon || !v->canon2 || !csum) {
+    if (!v->canon || !v->canon2 || !v->cconf || !csum) {
         free(csum);
         return pc_err(err, PC_ERR_MEMORY, "sparse GA: out of memory");
     }
     // canon = sum_n (C - 0.999) X / sum_n (C - 0.999)
     for (int64_t p = 0; p < HW; p++) {
-        float num[3] = {0, 0, 0}, den = 0;
+        float num[3] = {0, 0, 0}, den = 0, sq = 0;
         for (int k = 0; k < n; k++) {
             const float c = C[k][p] - 0.999f;
             for (int d = 0; d < 3; d++) num[d] += c * X[k][p * 3 + d];
             den += c;
+            sq += c * c;
         }
         for (int d = 0; d < 3; d++) v->canon[p * 3 + d] = num[d] / den;
         csum[p] = den;
+        v->cconf[p] = sq / den;
     }
     // canon2: per cell, the confidence-weighted mean angle of each pixel's depth to the cell centre's
     const int half = S / 2;
@@ -235,6 +239,7 @@ typedef struct {
     // parameters (float32, as upstream's nn.Parameters): per image
     float (*pp)[2], *lf, (*q)[4], (*t)[3], *ls, **cd;
     float *fmin, *fmax;
+    unsigned char *fixed_K;  // (N) 1: focal and principal point given, not optimised
     // gradients
     double (*g_pp)[2], *g_lf, (*g_q)[4], (*g_t)[3], *g_ls, **g_cd;
     // forward state of one evaluation
@@ -578,10 +583,12 @@ static pc_status stage(sga_ctx *c, cam_grads *cg, int fine, double lr_base, int 
             for (int k = 0; k < 4; k++) adam1(&c->q[i][k], &M1.q[i][k], &M2.q[i][k], c->g_q[i][k], lr, step);
             for (int k = 0; k < 3; k++) adam1(&c->t[i][k], &M1.t[i][k], &M2.t[i][k], c->g_t[i][k], lr, step);
             adam1(&c->ls[i], &M1.ls[i], &M2.ls[i], c->g_ls[i], lr, step);
-            if (fine) {
+            if (fine && !c->fixed_K[i]) {
                 if (o->opt_pp)
                     for (int k = 0; k < 2; k++) adam1(&c->pp[i][k], &M1.pp[i][k], &M2.pp[i][k], c->g_pp[i][k], lr, step);
                 adam1(&c->lf[i], &M1.lf[i], &M2.lf[i], c->g_lf[i], lr, step);
+            }
+            if (fine) {
                 if (o->opt_depth)
                     for (int a = 0; a < c->v[i].gh * c->v[i].gw; a++)
                         adam1(&c->cd[i][a], &M1.cd[i][a], &M2.cd[i][a], c->g_cd[i][a], lr, step);
@@ -617,7 +624,10 @@ void pc_sga_result_free(pc_sga_result *r) {
         if (r->pts_pixel) free(r->pts_pixel[i]);
         if (r->anchor_offset) free(r->anchor_offset[i]);
         if (r->pts3d) free(r->pts3d[i]);
+        if (r->canon2) free(r->canon2[i]);
+        if (r->cconf) free(r->cconf[i]);
     }
+    free(r->H), free(r->W), free(r->canon2), free(r->cconf);
     free(r->c2w), free(r->K), free(r->edges), free(r->base_focal), free(r->grid_h), free(r->grid_w);
     free(r->core_depth), free(r->depth), free(r->n_pts), free(r->pts_pixel), free(r->anchor_offset), free(r->pts3d);
     free(r->loss_coarse), free(r->lr_coarse), free(r->loss_fine), free(r->lr_fine);
@@ -791,6 +801,7 @@ pc_status pc_sga_run(pc_sga_result *res, const pc_sga_input *in, const pc_sga_op
     c.q = (float(*)[4])calloc((size_t)N, sizeof(*c.q)), c.t = (float(*)[3])calloc((size_t)N, sizeof(*c.t));
     c.ls = (float *)calloc((size_t)N, sizeof(float)), c.cd = (float **)calloc((size_t)N, sizeof(float *));
     c.fmin = (float *)calloc((size_t)N, sizeof(float)), c.fmax = (float *)calloc((size_t)N, sizeof(float));
+    c.fixed_K = (unsigned char *)calloc((size_t)N, 1);
     c.g_pp = (double(*)[2])calloc((size_t)N, sizeof(*c.g_pp)), c.g_lf = (double *)calloc((size_t)N, sizeof(double));
     c.g_q = (double(*)[4])calloc((size_t)N, sizeof(*c.g_q)), c.g_t = (double(*)[3])calloc((size_t)N, sizeof(*c.g_t));
     c.g_ls = (double *)calloc((size_t)N, sizeof(double)), c.g_cd = (double **)calloc((size_t)N, sizeof(double *));
@@ -807,7 +818,7 @@ pc_status pc_sga_run(pc_sga_result *res, const pc_sga_input *in, const pc_sga_op
     cg.gRc = (double(*)[9])calloc((size_t)N, sizeof(*cg.gRc)), cg.gtc = (double(*)[3])calloc((size_t)N, sizeof(*cg.gtc));
     cg.gf = (double *)calloc((size_t)N, sizeof(double)), cg.gcx = (double *)calloc((size_t)N, sizeof(double));
     cg.gcy = (double *)calloc((size_t)N, sizeof(double)), cg.gdepth = (double **)calloc((size_t)N, sizeof(double *));
-    if (!c.edges || !c.pp || !c.lf || !c.q || !c.t || !c.ls || !c.cd || !c.fmin || !c.fmax || !c.g_pp || !c.g_lf ||
+    if (!c.edges || !c.pp || !c.lf || !c.q || !c.t || !c.ls || !c.cd || !c.fmin || !c.fmax || !c.fixed_K || !c.g_pp || !c.g_lf ||
         !c.g_q || !c.g_t || !c.g_ls || !c.g_cd || !c.f || !c.F || !c.s || !c.z || !c.R || !c.qn || !c.qnorm || !c.RT ||
         !c.tT || !c.off || !c.ppf || !c.Rc || !c.tc || !c.depth || !c.P || !c.gP || !cg.gRc || !cg.gtc || !cg.gf || !cg.gcx ||
         !cg.gcy || !cg.gdepth) {
@@ -846,6 +857,17 @@ pc_status pc_sga_run(pc_sga_result *res, const pc_sga_input *in, const pc_sga_op
         for (int a = 0; a < na; a++) c.cd[i][a] = w->core[a] / w->med;
         c.q[i][0] = c.q[i][1] = c.q[i][2] = 0, c.q[i][3] = 1;
         c.pp[i][0] = (float)((float)(w->W / 2.0) / (float)w->W), c.pp[i][1] = (float)((float)(w->H / 2.0) / (float)w->H);
+        const pc_align_intrinsics *K = in->intrinsics && in->intrinsics[i].known ? &in->intrinsics[i] : NULL;
+        if (K) {  // init[img]['intrinsics']: base focal and principal point from K
+            if (!(K->f > 0 && isfinite(K->f) && isfinite(K->cx) && isfinite(K->cy))) {
+                st = pc_err(err, PC_ERR_ARG, "sparse GA: known intrinsics of view %d are invalid", i);
+                goto done;
+            }
+            w->bf = (float)K->f;
+            c.pp[i][0] = (float)K->cx, c.pp[i][1] = (float)K->cy;
+            c.pp[i][0] /= (float)w->W, c.pp[i][1] /= (float)w->H;
+            c.fixed_K[i] = 1;
+        }
         c.lf[i] = logf(w->bf);
         const float diag = sqrtf((float)w->W * w->W + (float)w->H * w->H);
         c.fmin[i] = 0.25f * diag, c.fmax[i] = 10 * diag;
@@ -873,8 +895,11 @@ pc_status pc_sga_run(pc_sga_result *res, const pc_sga_input *in, const pc_sga_op
     res->n_pts = (int64_t *)calloc((size_t)N, sizeof(int64_t));
     res->pts_pixel = (int32_t **)calloc((size_t)N, sizeof(int32_t *));
     res->anchor_offset = (float **)calloc((size_t)N, sizeof(float *)), res->pts3d = (float **)calloc((size_t)N, sizeof(float *));
+    res->H = (int *)calloc((size_t)N, sizeof(int)), res->W = (int *)calloc((size_t)N, sizeof(int));
+    res->canon2 = (float **)calloc((size_t)N, sizeof(float *)), res->cconf = (float **)calloc((size_t)N, sizeof(float *));
     if (!res->c2w || !res->K || !res->edges || !res->base_focal || !res->grid_h || !res->grid_w || !res->core_depth ||
-        !res->depth || !res->n_pts || !res->pts_pixel || !res->anchor_offset || !res->pts3d) {
+        !res->depth || !res->n_pts || !res->pts_pixel || !res->anchor_offset || !res->pts3d || !res->H || !res->W ||
+        !res->canon2 || !res->cconf) {
         st = pc_err(err, PC_ERR_MEMORY, "sparse GA: out of memory");
         goto done;
     }
@@ -892,6 +917,9 @@ pc_status pc_sga_run(pc_sga_result *res, const pc_sga_input *in, const pc_sga_op
                             (float)(c.ppf[i][1] * w->H), 0, 0, 1};
         memcpy(res->K[i], K, sizeof(K));
         res->base_focal[i] = w->bf;
+        res->H[i] = w->H, res->W[i] = w->W;
+        res->canon2[i] = w->canon2, res->cconf[i] = w->cconf;  // handed over
+        V[i].canon2 = V[i].cconf = NULL;
         res->grid_h[i] = w->gh, res->grid_w[i] = w->gw;
         res->n_pts[i] = w->np;
         res->core_depth[i] = (float *)malloc(sizeof(float) * (size_t)na);
@@ -912,8 +940,8 @@ pc_status pc_sga_run(pc_sga_result *res, const pc_sga_input *in, const pc_sga_op
 done:
     if (st != PC_OK) pc_sga_result_free(res);
     for (int i = 0; V && i < N; i++) {
-        free(V[i].canon), free(V[i].canon2), free(V[i].core), free(V[i].uv), free(V[i].pix), free(V[i].aidx),
-            free(V[i].off);
+        free(V[i].canon), free(V[i].canon2), free(V[i].cconf), free(V[i].core), free(V[i].uv), free(V[i].pix),
+            free(V[i].aidx), free(V[i].off);
         if (c.cd) free(c.cd[i]);
         if (c.g_cd) free(c.g_cd[i]);
         if (c.depth) free(c.depth[i]);
@@ -924,9 +952,27 @@ done:
     for (int k = 0; sl && k < in->n_pairs; k++) free(sl[k].conf);
     free(V), free(scores), free(npatch), free(sl), free(sl2), free(Xs), free(Cs);
     free(c.edges), free(c.pp), free(c.lf), free(c.q), free(c.t), free(c.ls), free(c.cd), free(c.fmin), free(c.fmax);
+    free(c.fixed_K);
     free(c.g_pp), free(c.g_lf), free(c.g_q), free(c.g_t), free(c.g_ls), free(c.g_cd), free(c.f), free(c.F), free(c.s);
     free(c.z), free(c.R), free(c.qn), free(c.qnorm), free(c.RT), free(c.tT), free(c.off), free(c.ppf), free(c.Rc), free(c.tc);
     free(c.depth), free(c.P), free(c.gP);
     free(cg.gRc), free(cg.gtc), free(cg.gf), free(cg.gcx), free(cg.gcy), free(cg.gdepth);
     return st;
+}
+
+void pc_sga_dense(const pc_sga_result *r, int k, int S, float *pts, float *depth) {
+    const int H = r->H[k], W = r->W[k], gw = r->grid_w[k];
+    const float *K = r->K[k], *c2w = r->c2w[k], *c2 = r->canon2[k];
+    const double f = K[0], cx = K[2], cy = K[5], ratio = r->base_focal[k] / f;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const int64_t p = (int64_t)y * W + x;
+            const int a = (y / S) * gw + x / S;
+            const float ref = c2[(int64_t)(S / 2 + S * (a / gw)) * W + S / 2 + S * (a % gw)];
+            const double o2 = 1 + ((double)(c2[p] / ref) - 1) * ratio, z = r->depth[k][a] * o2;
+            const double X[3] = {z * (x - cx) / f, z * (y - cy) / f, z};
+            if (depth) depth[p] = (float)z;
+            for (int m = 0; m < 3; m++)
+                pts[p * 3 + m] = (float)(c2w[m * 4] * X[0] + c2w[m * 4 + 1] * X[1] + c2w[m * 4 + 2] * X[2] + c2w[m * 4 + 3]);
+        }
 }

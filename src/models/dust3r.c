@@ -87,6 +87,7 @@ const pc_dust3r_config *pc_dust3r_get_config(const pc_dust3r *net) { return &net
 void pc_dust3r_set_desc_output(pc_dust3r *net, int on) {
     if (net) net->want_desc = on != 0;
 }
+int pc_dust3r_get_desc_output(const pc_dust3r *net) { return net && net->want_desc; }
 int pc_dust3r_has_desc(const pc_dust3r *net) { return net && net->cfg.head == PC_DUST3R_HEAD_CATMLP_DPT; }
 int64_t pc_dust3r_num_params(const pc_dust3r *net) { return net->n_params; }
 size_t pc_dust3r_arena_bytes(const pc_dust3r *net) { return net->arena.size; }
@@ -1161,14 +1162,34 @@ static void run_pair_tail(pc_dust3r *net, pc_nn_exec *ex, const float *e1, int64
     decode_heads(net, ex, e, Hp, Wp, raw);
 }
 
+typedef struct {
+    pc_dust3r_pair_out *outs;
+} collect_ctx;
+
+static pc_status collect(void *p, int i, pc_dust3r_pair_out *out, pc_error *err) {
+    (void)err;
+    ((collect_ctx *)p)->outs[i] = *out;  // ownership moves to the caller's array
+    return PC_OK;
+}
+
 pc_status pc_dust3r_pairs(pc_dust3r *net, const pc_tensor *const *imgs, int n_imgs, const int (*pairs)[2],
                           int n_pairs, pc_dust3r_pair_out *outs, pc_error *err) {
-    if (!net || !imgs || n_imgs <= 0 || (n_pairs > 0 && (!pairs || !outs)))
+    if (n_pairs > 0 && !outs) return pc_err(err, PC_ERR_ARG, "pc_dust3r_pairs: bad arguments");
+    for (int i = 0; i < n_pairs; i++) memset(&outs[i], 0, sizeof(outs[i]));
+    collect_ctx cc = {outs};
+    pc_status st = pc_dust3r_pairs_each(net, imgs, n_imgs, pairs, n_pairs, collect, &cc, err);
+    if (st != PC_OK)
+        for (int i = 0; i < n_pairs; i++) pc_dust3r_pair_out_free(&outs[i]);
+    return st;
+}
+
+pc_status pc_dust3r_pairs_each(pc_dust3r *net, const pc_tensor *const *imgs, int n_imgs, const int (*pairs)[2],
+                               int n_pairs, pc_dust3r_pair_fn fn, void *ctx, pc_error *err) {
+    if (!net || !imgs || n_imgs <= 0 || (n_pairs > 0 && (!pairs || !fn)))
         return pc_err(err, PC_ERR_ARG, "pc_dust3r_pairs: bad arguments");
     pc_status st = PC_OK;
     const pc_dust3r_config *c = &net->cfg;
     for (int i = 0; i < n_pairs; i++) {
-        memset(&outs[i], 0, sizeof(outs[i]));
         if (pairs[i][0] < 0 || pairs[i][0] >= n_imgs || pairs[i][1] < 0 || pairs[i][1] >= n_imgs)
             return pc_err(err, PC_ERR_ARG, "pc_dust3r_pairs: pair %d indexes a missing image", i);
     }
@@ -1233,11 +1254,13 @@ pc_status pc_dust3r_pairs(pc_dust3r *net, const pc_tensor *const *imgs, int n_im
         run_pair_tail(net, &ex, ec.tok[a], ec.H[a], ec.W[a], ec.tok[b], ec.H[b], ec.W[b], raw);
         if ((st = ex.st) != PC_OK) break;
         int64_t Hs[2] = {ec.H[a], ec.H[b]}, Ws[2] = {ec.W[a], ec.W[b]};
-        for (int v = 0; v < 2 && st == PC_OK; v++) st = view_out(net, &outs[i].view[v], raw[v], Hs[v], Ws[v], err);
+        pc_dust3r_pair_out po;
+        memset(&po, 0, sizeof(po));
+        for (int v = 0; v < 2 && st == PC_OK; v++) st = view_out(net, &po.view[v], raw[v], Hs[v], Ws[v], err);
+        if (st == PC_OK) st = fn(ctx, i, &po, err);  // the callback owns po now
+        else pc_dust3r_pair_out_free(&po);
     }
     pc_arena_reset(&net->arena, 0);
-    if (st != PC_OK)
-        for (int i = 0; i < n_pairs; i++) pc_dust3r_pair_out_free(&outs[i]);
 done:
     if (ec.tok)
         for (int i = 0; i < n_imgs; i++) pc_aligned_free(ec.tok[i]);

@@ -35,11 +35,15 @@ void pc_pipeline_opts_default(pc_pipeline_opts *o) {
     o->k = 6;
     o->fms_threshold = PC_FMS_DEFAULT_THRESHOLD;
     o->scs_subsets = 5;
+    pc_sga_opts_default(&o->sga);
+    o->sga.matching_conf_thr = 0;  // mast3r's demo
     o->seed = 12306;
     o->use_cache = 1;
 }
 
-const char *pc_backbone_name(pc_backbone b) { return b == PC_BACKBONE_MAST3R ? "MASt3R" : "DUSt3R"; }
+const char *pc_backbone_name(pc_backbone b) {
+    return b == PC_BACKBONE_MAST3R ? "MASt3R" : b == PC_BACKBONE_MAST3R_SPARSE ? "MASt3R (sparse GA)" : "DUSt3R";
+}
 
 const char *pc_selector_name(pc_selector s) {
     switch (s) {
@@ -137,7 +141,20 @@ static pc_status video_to_frames(pc_image *frames, const float *video, int T, in
 
 // The reconstruction backbone's checkpoint (DUSt3R or MASt3R: one model type, pc_dust3r).
 static const char *recon_file(const run_t *r) {
-    return r->o->backbone == PC_BACKBONE_MAST3R ? r->mf->mast3r : r->mf->dust3r;
+    return r->o->backbone != PC_BACKBONE_DUST3R ? r->mf->mast3r : r->mf->dust3r;
+}
+
+// Confidence a point of a reconstruction needs to enter the rendered cloud and the PLY: min_conf_thr (3) of
+// the dense alignment's per-pixel confidence, or for the sparse one mast3r's demo default 1.5 on its
+// canonical confidence (sum (C - 0.999)^2 / sum (C - 0.999), about one less than C).
+static float cloud_thr(const run_t *r) { return r->o->backbone == PC_BACKBONE_MAST3R_SPARSE ? 1.5f : r->o->ga.min_conf_thr; }
+
+// One reconstruction of this run: DUSt3R / MASt3R + the dense global alignment, or MASt3R's sparse one.
+static pc_status recon(run_t *r, pc_recon *rc, const pc_image *views, int n, const pc_intrinsics *known,
+                       pc_error *err) {
+    if (r->o->backbone == PC_BACKBONE_MAST3R_SPARSE)
+        return pc_recon_run_sparse(rc, r->dust3r, r->pool, views, n, r->o->dust3r_size, &r->o->sga, known, err);
+    return pc_recon_run(rc, r->dust3r, r->pool, views, n, r->o->dust3r_size, NULL, &r->o->ga, known, err);
 }
 
 static pc_status load_dust3r(run_t *r, pc_error *err) {
@@ -147,10 +164,13 @@ static pc_status load_dust3r(run_t *r, pc_error *err) {
     snprintf(msg0, sizeof(msg0), "loading %s", name);
     emit(r, msg0, 0, 0, 0);
     pc_status st = pc_dust3r_load(&r->dust3r, recon_file(r), r->pool, err);
-    if (st == PC_OK && (r->o->backbone == PC_BACKBONE_MAST3R) != pc_dust3r_has_desc(r->dust3r))
+    const int want_m = r->o->backbone != PC_BACKBONE_DUST3R;
+    if (st == PC_OK && want_m != pc_dust3r_has_desc(r->dust3r))
         st = pc_err(err, PC_ERR_ARG, "%s is a %s checkpoint, not %s (--backbone %s)", recon_file(r),
-                    pc_dust3r_has_desc(r->dust3r) ? "MASt3R" : "DUSt3R", name,
-                    r->o->backbone == PC_BACKBONE_MAST3R ? "mast3r" : "dust3r");
+                    pc_dust3r_has_desc(r->dust3r) ? "MASt3R" : "DUSt3R", want_m ? "MASt3R" : "DUSt3R",
+                    r->o->backbone == PC_BACKBONE_MAST3R ? "mast3r"
+                                                          : r->o->backbone == PC_BACKBONE_MAST3R_SPARSE ? "mast3r-sparse"
+                                                                                                       : "dust3r");
     if (st != PC_OK) {
         pc_dust3r_free(r->dust3r);
         r->dust3r = NULL;
@@ -420,8 +440,9 @@ static pc_status relay_load(run_t *r, const char *d, pc_error *err) {
 
 static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     const pc_pipeline_opts *o = r->o;
-    stage_begin(r, ST_RELAY, o->backbone == PC_BACKBONE_MAST3R ? "relay frames -> MASt3R + global alignment"
-                                                                : "relay frames -> DUSt3R + global alignment");
+    stage_begin(r, ST_RELAY, o->backbone == PC_BACKBONE_MAST3R        ? "relay frames -> MASt3R + global alignment"
+                             : o->backbone == PC_BACKBONE_MAST3R_SPARSE ? "relay frames -> MASt3R + sparse global alignment"
+                                                                        : "relay frames -> DUSt3R + global alignment");
     const int idx[4] = {0, 1, r->T - 2, r->T - 1};
     pc_status st = PC_OK;
     for (int k = 0; k < 4 && st == PC_OK; k++) st = crop_to_aspect(&r->relay_img[k], &r->interp[idx[k]], vc_W, vc_H, err);
@@ -439,6 +460,11 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     pc_hash_f64(&h, o->ga.min_conf_thr);
     pc_hash_i64(&h, (int64_t)o->ga.seed);
     if (o->backbone != PC_BACKBONE_DUST3R) pc_hash_i64(&h, o->backbone);  // keys of DUSt3R runs stay as they were
+    if (o->backbone == PC_BACKBONE_MAST3R_SPARSE) {
+        pc_hash_f64(&h, o->sga.lr1), pc_hash_i64(&h, o->sga.niter1), pc_hash_f64(&h, o->sga.lr2);
+        pc_hash_i64(&h, o->sga.niter2), pc_hash_i64(&h, o->sga.opt_pp), pc_hash_i64(&h, o->sga.opt_depth);
+        pc_hash_f64(&h, o->sga.matching_conf_thr), pc_hash_i64(&h, o->sga.subsample);
+    }
     st = pc_hash_file_id(&h, recon_file(r), err);
     if (st != PC_OK) return st;
     r->key_relay = h.h;
@@ -461,7 +487,7 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     snprintf(msg, sizeof(msg), "%s on 12 pairs of the 4 relay frames, then global alignment", pc_backbone_name(o->backbone));
     emit(r, msg, 0, 0, 0);
     pc_recon rc;
-    st = pc_recon_run(&rc, r->dust3r, r->pool, r->relay_img, 4, o->dust3r_size, NULL, &o->ga, NULL, err);
+    st = recon(r, &rc, r->relay_img, 4, NULL, err);
     if (st != PC_OK) return st;
     r->relay_W = rc.W[0], r->relay_H = rc.H[0];
     for (int k = 0; k < 4; k++) {
@@ -475,10 +501,10 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     int64_t P = 0;
     const size_t hw = (size_t)r->relay_W * r->relay_H;
     for (int k = 0; k < 4 && st == PC_OK; k++)
-        for (size_t p = 0; p < hw; p++) P += rc.conf[k][p] > o->ga.min_conf_thr;
+        for (size_t p = 0; p < hw; p++) P += rc.conf[k][p] > cloud_thr(r);
     if (st == PC_OK && P == 0)
         st = pc_err(err, PC_ERR_NUMERIC, "relay reconstruction: no point has confidence above %g",
-                    (double)o->ga.min_conf_thr);
+                    (double)cloud_thr(r));
     if (st == PC_OK) {
         r->cloud = (float *)malloc((size_t)P * 6 * sizeof(float));
         if (!r->cloud) st = pc_err(err, PC_ERR_MEMORY, "out of memory for %lld points", (long long)P);
@@ -487,7 +513,7 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
         int64_t q = 0;
         for (int k = 0; k < 4; k++)
             for (size_t p = 0; p < hw; p++)
-                if (rc.conf[k][p] > o->ga.min_conf_thr) {
+                if (rc.conf[k][p] > cloud_thr(r)) {
                     float *c = r->cloud + 6 * q++;
                     for (int e = 0; e < 3; e++) c[e] = rc.pts[k][3 * p + e];
                     for (int e = 0; e < 3; e++) c[3 + e] = rc.u8[k].data[3 * p + e] / 255.0f;
@@ -496,7 +522,7 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     }
     if (st == PC_OK && r->dir[0]) {
         static const char *const names[4] = {"relay_0.png", "relay_1.png", "relay_2.png", "relay_3.png"};
-        st = pc_recon_write(&rc, d, names, o->ga.min_conf_thr, err);
+        st = pc_recon_write(&rc, d, names, cloud_thr(r), err);
         if (st == PC_OK) st = relay_save(r, d, err);
         if (st == PC_OK) st = pc_frames_save(rc.u8, 4, d, "relay", err);
         if (st == PC_OK) st = pc_stage_key_write(d, r->key_relay, err);
@@ -743,7 +769,7 @@ static pc_status select_scs(run_t *r, const pc_image *cand, int nc, int k, int *
             break;
         }
         pc_intrinsics *known = final_known(r, k + 2);
-        st = pc_recon_run(&rcs[m], r->dust3r, r->pool, views, k + 2, r->o->dust3r_size, NULL, &r->o->ga, known, err);
+        st = recon(r, &rcs[m], views, k + 2, known, err);
         free(known);
         free(views);
         if (st == PC_OK) recon_relpose(&rcs[m], Rs[m], ts[m]);
@@ -875,7 +901,7 @@ static pc_status finish_pose(run_t *r, pc_recon *rc, pc_error *err) {
         }
         char d[4200];
         sub_dir(d, sizeof(d), r, "final");
-        if (st == PC_OK) st = pc_recon_write(rc, d, names, r->o->ga.min_conf_thr, err);
+        if (st == PC_OK) st = pc_recon_write(rc, d, names, cloud_thr(r), err);
         free(names);
         free(buf);
         return st;
@@ -950,8 +976,10 @@ static pc_status stage_select_and_pose(run_t *r, pc_error *err) {
         return st;
     }
 
-    stage_begin(r, ST_POSE, o->backbone == PC_BACKBONE_MAST3R ? "MASt3R + global alignment over A, B and the selected frames"
-                                                               : "DUSt3R + global alignment over A, B and the selected frames");
+    stage_begin(r, ST_POSE,
+                o->backbone == PC_BACKBONE_MAST3R          ? "MASt3R + global alignment over A, B and the selected frames"
+                : o->backbone == PC_BACKBONE_MAST3R_SPARSE ? "MASt3R + sparse global alignment over A, B and the selected frames"
+                                                           : "DUSt3R + global alignment over A, B and the selected frames");
     if (!have_rc) {
         pc_image *views = NULL;
         st = load_dust3r(r, err);
@@ -959,8 +987,7 @@ static pc_status stage_select_and_pose(run_t *r, pc_error *err) {
             st = pc_err(err, PC_ERR_MEMORY, "out of memory");
         pc_intrinsics *known = final_known(r, res->n_selected + 2);
         if (st == PC_OK)
-            st = pc_recon_run(&rc, r->dust3r, r->pool, views, res->n_selected + 2, o->dust3r_size, NULL, &o->ga, known,
-                              err);
+            st = recon(r, &rc, views, res->n_selected + 2, known, err);
         free(known);
         free(views);
     }
@@ -980,7 +1007,7 @@ pc_status pc_pipeline_run(pc_pipeline_result *res, const pc_model_files *mf, con
         return pc_err(err, PC_ERR_ARG, "pipeline: frame size %dx%d out of range", o->W, o->H);
     if (o->interp.T < 4 || o->interp.T % 2) return pc_err(err, PC_ERR_ARG, "pipeline: need an even T >= 4 interpolation frames");
     if (o->k < 0 || o->k > 256) return pc_err(err, PC_ERR_ARG, "pipeline: k = %d out of range", o->k);
-    if (!(o->backbone == PC_BACKBONE_MAST3R ? mf->mast3r : mf->dust3r) || !mf->n_interp || !mf->vocab ||
+    if (!(o->backbone != PC_BACKBONE_DUST3R ? mf->mast3r : mf->dust3r) || !mf->n_interp || !mf->vocab ||
         (o->hvg && !mf->n_vc))
         return pc_err(err, PC_ERR_NOT_FOUND, "pipeline: model files missing (see pc_model_files_find)");
     const int vc_W = mf->vc_W > 0 ? mf->vc_W : 1024, vc_H = mf->vc_H > 0 ? mf->vc_H : 576;

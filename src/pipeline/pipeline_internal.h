@@ -3,6 +3,7 @@
 #define PC_PIPELINE_INTERNAL_H
 
 #include "posecrafter/dust3r.h"
+#include "posecrafter/sparse_ga.h"
 #include "posecrafter/pipeline.h"
 
 // DUSt3R (a symmetrized scene graph, complete by default) + global alignment over n images: dust3r's demo get_reconstructed_scene
@@ -17,6 +18,7 @@ typedef struct pc_recon {
     float **conf;            // n x (H W) per-pixel confidence: max over the edges (dust3r im_conf)
     double loss;             // final GA loss (0 for PairViewer)
     int pairviewer;          // 1: two views aligned by PairViewer (dust3r's demo does the same)
+    int sparse;              // 1: MASt3R's sparse global alignment (pc_recon_run_sparse); loss = its last loss
     int n_known;             // views whose intrinsics were fixed (the known argument)
 } pc_recon;
 
@@ -26,6 +28,12 @@ typedef struct pc_recon {
 // the image and fixed in the alignment (pc_align_intrinsics).
 pc_status pc_recon_run(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_image *imgs, int n, int size,
                        const char *graph, const pc_align_opts *o, const pc_intrinsics *known, pc_error *err);
+// The same images through MASt3R's sparse global alignment (mast3r demo's sparse_global_alignment): the
+// symmetrized complete graph, each pair's symmetric inference with descriptors, extract_correspondences,
+// pc_sga_run, then every pixel densified (pts) with the canonical confidence (conf). net must be MASt3R.
+// The descriptors of a pair are dropped as soon as its correspondences are extracted.
+pc_status pc_recon_run_sparse(pc_recon *r, pc_dust3r *net, pc_pool *pool, const pc_image *imgs, int n, int size,
+                              const pc_sga_opts *so, const pc_intrinsics *known, pc_error *err);
 void pc_recon_free(pc_recon *r);
 // Intrinsics of view k in pixels of the image given to pc_recon_run (undoing the resize + crop).
 void pc_recon_intrinsics(const pc_recon *r, int k, double *fx, double *fy, double *cx, double *cy);

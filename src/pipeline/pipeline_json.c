@@ -14,7 +14,9 @@ pc_status pc_pipeline_write_json(const char *path, const pc_pipeline_result *r, 
     cJSON *root = cJSON_CreateObject();
     if (!root) return pc_err(err, PC_ERR_MEMORY, "out of memory");
     cJSON_AddStringToObject(root, "method", "posecrafter");
-    cJSON_AddStringToObject(root, "backbone", o->backbone == PC_BACKBONE_MAST3R ? "mast3r" : "dust3r");
+    cJSON_AddStringToObject(root, "backbone", o->backbone == PC_BACKBONE_MAST3R          ? "mast3r"
+                                              : o->backbone == PC_BACKBONE_MAST3R_SPARSE ? "mast3r-sparse"
+                                                                                         : "dust3r");
     cJSON_AddStringToObject(root, "convention", "X_B = R X_A + t, OpenCV camera axes, t of unit norm");
     cJSON *R = cJSON_AddArrayToObject(root, "R");
     for (int i = 0; i < 3; i++) cJSON_AddItemToArray(R, cJSON_CreateDoubleArray(r->R + 3 * i, 3));
