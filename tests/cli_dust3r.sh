@@ -9,8 +9,8 @@ if [ ! -f "$G/tiny.pth" ]; then
     if [ "${CI:-}" = "true" ]; then echo "FAIL: $G/tiny.pth missing"; exit 1; fi
     echo "skip: $G/tiny.pth missing"; exit 77
 fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib_cli.sh"
+T=$tmp
 fail=0
 check() { if eval "$2"; then echo "  ok   $1"; else echo "  FAIL $1"; fail=1; fi; }
 npy_shape() { head -c 128 "$1" | tr -d '\000' | grep -ao "'shape': ([0-9, ]*)" ; }

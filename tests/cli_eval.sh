@@ -8,7 +8,8 @@ if [ ! -f "$DATA/scannet_sample_pairs_with_gt.txt" ]; then
   if [ -n "${CI:-}" ]; then echo "FAIL: $DATA missing under CI"; exit 1; fi
   echo "SKIP: $DATA missing"; exit 77
 fi
-W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+. "$(dirname "$0")/lib_cli.sh"
+W=$tmp
 pass=0; fail=0
 ok() { if "$@"; then pass=$((pass+1)); echo "  ok   $CHECK"; else fail=$((fail+1)); echo "  FAIL $CHECK"; fi; }
 # 4 pairs; the results must not depend on timing

@@ -58,7 +58,7 @@ log=$tmp/server.log
 "$FIX" --root "$hub" --port-file "$tmp/port" --log "$log" --max-seconds 90 \
     --cut "/Doubiiu/DynamiCrafter_512_Interp/resolve/$COMMIT/model.ckpt:120000" &
 srv=$!
-trap 'kill $srv 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $srv 2>/dev/null; pc_cli_exit' EXIT
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 PORT=$(cat "$tmp/port" 2>/dev/null)
 check "test server listening on 127.0.0.1" test -n "$PORT"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
-#include "geometry/global_align_internal.h"
+#include "align/global_align_internal.h"
 #include "posecrafter.h"
 #include "testutil.h"
 
@@ -370,9 +370,9 @@ static void test_exp_twin(void) {
     static float x[N], y[N];
     for (int i = 0; i < N; i++) x[i] = -100.f + 200.f * (float)i / N;
     x[0] = NAN, x[1] = INFINITY, x[2] = -INFINITY, x[3] = 0, x[4] = 88.7f, x[5] = 89.5f;
-    pc_ga_exp_avx512(y, x, N - 3); // odd length: masked tail; the last 3 stay untouched
+    pc_ga_exp_v16(y, x, N - 3); // odd length: masked tail; the last 3 stay untouched
     y[N - 3] = y[N - 2] = y[N - 1] = 123;
-    pc_ga_exp_avx512(y + N - 3, x + N - 3, 0);
+    pc_ga_exp_v16(y + N - 3, x + N - 3, 0);
     long worst = 0;
     int special_ok = isnan(y[0]) && isinf(y[1]) && y[2] == 0 && y[3] == 1 && isinf(y[5]) && y[N - 1] == 123;
     for (int i = 1; i < N - 3; i++) {

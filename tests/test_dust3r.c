@@ -40,32 +40,13 @@ static void on_trace(void *p, const char *name, const float *data, int ndim, con
     c->n_checked++;
 }
 
-// ((u8 / 255) - 0.5) / 0.5 in float32, one rounding per op (torchvision ToTensor + Normalize).
-static void normalise(pc_tensor *out, const pc_tensor *u8) {
-    pc_error err;
-    pc_test_ok(pc_tensor_alloc(out, PC_F32, u8->ndim, u8->shape, &err), &err, "alloc image");
-    const uint8_t *s = (const uint8_t *)u8->data;
-    float *d = (float *)out->data;
-    for (int64_t i = 0; i < pc_tensor_numel(u8); i++) {
-        float a = (float)s[i] / 255.0f;
-        a = a - 0.5f;
-        d[i] = a / 0.5f;
-    }
-}
-
-static const pc_tensor *need(pc_checkpoint *g, const char *name) {
-    const pc_tensor *t = pc_checkpoint_find(g, name);
-    if (!t) pc_test_fatal("golden tensor '%s' missing", name);
-    return t;
-}
-
 static void run_size(pc_dust3r *net, pc_checkpoint *gold, const char *prefix, int expect_stages) {
     pc_error err;
     char k1[64], k2[64];
     pc_tensor img[2] = {{0}};
     for (int v = 0; v < 2; v++) {
         snprintf(k1, sizeof(k1), "%simg%d_u8", prefix, v + 1);
-        normalise(&img[v], need(gold, k1));
+        pc_test_dust3r_input(&img[v], pc_test_need(gold, k1));
         snprintf(k2, sizeof(k2), "%simg%d", prefix, v + 1);
         const pc_tensor *gf = pc_checkpoint_find(gold, k2);
         if (gf) {
@@ -88,12 +69,12 @@ static void run_size(pc_dust3r *net, pc_checkpoint *gold, const char *prefix, in
     const char *cn[2] = {"pred1_conf", "pred2_conf"};
     for (int v = 0; v < 2; v++) {
         snprintf(k1, sizeof(k1), "%s%s", prefix, pn[v]);
-        const pc_tensor *gp = need(gold, k1);
+        const pc_tensor *gp = pc_test_need(gold, k1);
         PC_CHECK(pc_tensor_numel(gp) == pc_tensor_numel(&out.view[v].pts3d), "%s: size", k1);
         pc_test_close(k1, (const float *)out.view[v].pts3d.data, (const float *)gp->data,
                       (size_t)pc_tensor_numel(gp), ATOL, RTOL);
         snprintf(k1, sizeof(k1), "%s%s", prefix, cn[v]);
-        const pc_tensor *gc = need(gold, k1);
+        const pc_tensor *gc = pc_test_need(gold, k1);
         pc_test_close(k1, (const float *)out.view[v].conf.data, (const float *)gc->data, (size_t)pc_tensor_numel(gc),
                       ATOL, RTOL);
     }

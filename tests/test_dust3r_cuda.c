@@ -123,28 +123,13 @@ static void on_trace(void *p, const char *name, const float *data, int ndim, con
     c->n_checked++;
 }
 
-static const pc_tensor *need(pc_checkpoint *g, const char *name) {
-    const pc_tensor *t = pc_checkpoint_find(g, name);
-    if (!t) pc_test_fatal("golden tensor '%s' missing", name);
-    return t;
-}
-
-// ((u8 / 255) - 0.5) / 0.5 in float32 (torchvision ToTensor + Normalize), as tests/test_dust3r.c.
-static void normalise(pc_tensor *out, const pc_tensor *u8) {
-    pc_error err;
-    pc_test_ok(pc_tensor_alloc(out, PC_F32, u8->ndim, u8->shape, &err), &err, "alloc image");
-    const uint8_t *s = (const uint8_t *)u8->data;
-    float *d = (float *)out->data;
-    for (int64_t i = 0; i < pc_tensor_numel(u8); i++) d[i] = ((float)s[i] / 255.0f - 0.5f) / 0.5f;
-}
-
 static void golden_size(pc_dust3r *net, pc_checkpoint *gold, const char *prefix, int expect_stages) {
     pc_error err;
     char k[64];
     pc_tensor img[2] = {{0}};
     for (int v = 0; v < 2; v++) {
         snprintf(k, sizeof(k), "%simg%d_u8", prefix, v + 1);
-        normalise(&img[v], need(gold, k));
+        pc_test_dust3r_input(&img[v], pc_test_need(gold, k));
     }
     trace_ctx tc = {gold, prefix, 0};
     pc_dust3r_set_trace(net, on_trace, &tc);
@@ -160,13 +145,13 @@ static void golden_size(pc_dust3r *net, pc_checkpoint *gold, const char *prefix,
     for (int v = 0; v < 2; v++) {
         size_t n = (size_t)pc_tensor_numel(&out.view[v].pts3d);
         snprintf(k, sizeof(k), "%s%s", prefix, pn[v]);
-        const pc_tensor *gp = need(gold, k);
+        const pc_tensor *gp = pc_test_need(gold, k);
         PC_CHECK((size_t)pc_tensor_numel(gp) == n, "%s: size", k);
         check_nrel(k, (const float *)out2.view[v].pts3d.data, (const float *)gp->data, n, TOL_PTS);
         check_nrel("traced vs untraced pts3d", (const float *)out.view[v].pts3d.data,
                    (const float *)out2.view[v].pts3d.data, n, 1e-6);
         snprintf(k, sizeof(k), "%s%s", prefix, cn[v]);
-        const pc_tensor *gc = need(gold, k);
+        const pc_tensor *gc = pc_test_need(gold, k);
         check_nrel(k, (const float *)out2.view[v].conf.data, (const float *)gc->data, n / 3, TOL_CONF);
     }
     if (prefix[0]) {  // batch-of-pairs API on the GPU (batch-1 encodes) vs the pair call (one batch-2 encode)

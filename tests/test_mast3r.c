@@ -64,27 +64,13 @@ static void on_trace(void *p, const char *name, const float *data, int ndim, con
     }
 }
 
-static void normalise(pc_tensor *out, const pc_tensor *u8) {
-    pc_error err;
-    pc_test_ok(pc_tensor_alloc(out, PC_F32, u8->ndim, u8->shape, &err), &err, "alloc image");
-    const uint8_t *s = (const uint8_t *)u8->data;
-    float *d = (float *)out->data;
-    for (int64_t i = 0; i < pc_tensor_numel(u8); i++) d[i] = ((float)s[i] / 255.0f - 0.5f) / 0.5f;
-}
-
-static const pc_tensor *need(pc_checkpoint *g, const char *name) {
-    const pc_tensor *t = pc_checkpoint_find(g, name);
-    if (!t) pc_test_fatal("golden tensor '%s' missing", name);
-    return t;
-}
-
 static void run_size(pc_dust3r *net, pc_checkpoint *gold, const char *prefix, int expect) {
     pc_error err;
     char k[96];
     pc_tensor img[2] = {{0}};
     for (int v = 0; v < 2; v++) {
         snprintf(k, sizeof(k), "%simg%d_u8", prefix, v + 1);
-        normalise(&img[v], need(gold, k));
+        pc_test_dust3r_input(&img[v], pc_test_need(gold, k));
     }
     trace_ctx tc = {gold, prefix, 0};
     pc_dust3r_set_trace(net, on_trace, &tc);
@@ -100,9 +86,9 @@ static void run_size(pc_dust3r *net, pc_checkpoint *gold, const char *prefix, in
         const pc_dust3r_view_pred *o = &out.view[v];
         const int64_t H = o->pts3d.shape[0], W = o->pts3d.shape[1];
         snprintf(k, sizeof(k), "%s%s", prefix, pn[v]);
-        pc_test_close(k, (const float *)o->pts3d.data, (const float *)need(gold, k)->data, (size_t)(H * W * 3), ATOL, RTOL);
+        pc_test_close(k, (const float *)o->pts3d.data, (const float *)pc_test_need(gold, k)->data, (size_t)(H * W * 3), ATOL, RTOL);
         snprintf(k, sizeof(k), "%spred%d_conf", prefix, v + 1);
-        pc_test_close(k, (const float *)o->conf.data, (const float *)need(gold, k)->data, (size_t)(H * W), ATOL, RTOL);
+        pc_test_close(k, (const float *)o->conf.data, (const float *)pc_test_need(gold, k)->data, (size_t)(H * W), ATOL, RTOL);
         PC_CHECK(o->desc.ndim == 3 && o->desc.shape[0] == H && o->desc.shape[1] == W && o->desc.shape[2] == 24 &&
                      o->desc_conf.ndim == 2,
                  "view %d: desc (H, W, 24) and desc_conf (H, W)", v + 1);
@@ -119,14 +105,14 @@ static void run_size(pc_dust3r *net, pc_checkpoint *gold, const char *prefix, in
         float *cg = grid8((const float *)o->desc_conf.data, 1, H, W, 1, &gh, &gw);
         if (prefix[0]) {  // in full at 64x48
             snprintf(k, sizeof(k), "%spred%d_desc", prefix, v + 1);
-            pc_test_close(k, (const float *)o->desc.data, (const float *)need(gold, k)->data, (size_t)(H * W * 24), 1e-5, 0);
+            pc_test_close(k, (const float *)o->desc.data, (const float *)pc_test_need(gold, k)->data, (size_t)(H * W * 24), 1e-5, 0);
             snprintf(k, sizeof(k), "%spred%d_desc_conf", prefix, v + 1);
-            pc_test_close(k, (const float *)o->desc_conf.data, (const float *)need(gold, k)->data, (size_t)(H * W), ATOL, RTOL);
+            pc_test_close(k, (const float *)o->desc_conf.data, (const float *)pc_test_need(gold, k)->data, (size_t)(H * W), ATOL, RTOL);
         }
         snprintf(k, sizeof(k), "%spred%d_desc_grid8", prefix, v + 1);
-        pc_test_close(k, dg, (const float *)need(gold, k)->data, (size_t)(gh * gw * 24), 1e-5, 0);
+        pc_test_close(k, dg, (const float *)pc_test_need(gold, k)->data, (size_t)(gh * gw * 24), 1e-5, 0);
         snprintf(k, sizeof(k), "%spred%d_desc_conf_grid8", prefix, v + 1);
-        pc_test_close(k, cg, (const float *)need(gold, k)->data, (size_t)(gh * gw), ATOL, RTOL);
+        pc_test_close(k, cg, (const float *)pc_test_need(gold, k)->data, (size_t)(gh * gw), ATOL, RTOL);
         free(dg);
         free(cg);
     }

@@ -15,12 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const pc_tensor *need(pc_checkpoint *g, const char *name) {
-    const pc_tensor *t = pc_checkpoint_find(g, name);
-    if (!t) pc_test_fatal("golden tensor '%s' missing", name);
-    return t;
-}
-
 static void test_twins(void) {
     enum { N = 1003, Q = 37, D = 24 };
     pc_test_rng rng = {77};
@@ -77,13 +71,13 @@ static int compare_matches(const char *what, const int32_t *i1, const int32_t *i
                            pc_checkpoint *g, const char *prefix, double tol) {
     char k[64];
     snprintf(k, sizeof(k), "%sfrnn_xy1", prefix);
-    const pc_tensor *g1 = need(g, k);
+    const pc_tensor *g1 = pc_test_need(g, k);
     snprintf(k, sizeof(k), "%sfrnn_xy2", prefix);
-    const pc_tensor *g2 = need(g, k);
+    const pc_tensor *g2 = pc_test_need(g, k);
     snprintf(k, sizeof(k), "%sfrnn_margin12", prefix);
-    const float *m12 = (const float *)need(g, k)->data;
+    const float *m12 = (const float *)pc_test_need(g, k)->data;
     snprintf(k, sizeof(k), "%sfrnn_margin21", prefix);
-    const float *m21 = (const float *)need(g, k)->data;
+    const float *m21 = (const float *)pc_test_need(g, k)->data;
     const int64_t ng = g1->shape[0];
     const int32_t *x1 = (const int32_t *)g1->data, *x2 = (const int32_t *)g2->data;
     int32_t *xy1 = malloc(sizeof(int32_t) * 2 * (size_t)(n + 1)), *xy2 = malloc(sizeof(int32_t) * 2 * (size_t)(n + 1));
@@ -117,7 +111,7 @@ static int compare_matches(const char *what, const int32_t *i1, const int32_t *i
 }
 
 static void check_sizes(const char *what, const pc_frnn_stats *s, pc_checkpoint *g, const char *key) {
-    const pc_tensor *t = need(g, key);
+    const pc_tensor *t = pc_test_need(g, key);
     const int64_t *v = (const int64_t *)t->data;
     int ok = s->n_calls == t->shape[0];
     for (int k = 0; ok && k < s->n_calls && k < 20; k++) ok = s->query_sizes[k] == v[k];
@@ -142,7 +136,7 @@ int main(void) {
     pc_test_ok(pc_pool_create(&pool2, 2, &err), &err, "pool");
 
     // 64x48 on the golden descriptors
-    const pc_tensor *d1 = need(gp, "s64_pred1_desc"), *d2 = need(gp, "s64_pred2_desc");
+    const pc_tensor *d1 = pc_test_need(gp, "s64_pred1_desc"), *d2 = pc_test_need(gp, "s64_pred2_desc");
     int32_t *i1, *i2;
     int64_t n;
     pc_frnn_stats stats;
@@ -167,10 +161,7 @@ int main(void) {
     for (int v = 0; v < 2; v++) {
         char k[32];
         snprintf(k, sizeof(k), "img%d_u8", v + 1);
-        const pc_tensor *u8 = need(gp, k);
-        pc_test_ok(pc_tensor_alloc(&img[v], PC_F32, u8->ndim, u8->shape, &err), &err, "alloc");
-        for (int64_t i = 0; i < pc_tensor_numel(u8); i++)
-            ((float *)img[v].data)[i] = ((float)((const uint8_t *)u8->data)[i] / 255.0f - 0.5f) / 0.5f;
+        pc_test_dust3r_input(&img[v], pc_test_need(gp, k));
     }
     pc_dust3r_pair_out out;
     pc_test_ok(pc_dust3r_pair(net, &img[0], &img[1], &out, &err), &err, "pair");

@@ -17,15 +17,10 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-static const pc_tensor *need(pc_checkpoint *g, const char *name) {
-    const pc_tensor *t = pc_checkpoint_find(g, name);
-    if (!t) pc_test_fatal("golden tensor '%s' missing", name);
-    return t;
-}
 static const float *G(pc_checkpoint *g, const char *prefix, const char *name) {
     char k[96];
     snprintf(k, sizeof(k), "%s%s", prefix, name);
-    return (const float *)need(g, k)->data;
+    return (const float *)pc_test_need(g, k)->data;
 }
 
 static double rot_deg(const float *a, const float *b) {  // angle between the rotations of two 4x4 poses
@@ -41,10 +36,7 @@ static void run(pc_dust3r *net, pc_checkpoint *gp, pc_checkpoint *gs, const char
     for (int v = 0; v < 2; v++) {
         char k[48];
         snprintf(k, sizeof(k), "%simg%d_u8", prefix, v + 1);
-        const pc_tensor *u8 = need(gp, k);
-        pc_test_ok(pc_tensor_alloc(&img[v], PC_F32, u8->ndim, u8->shape, &err), &err, "alloc");
-        for (int64_t i = 0; i < pc_tensor_numel(u8); i++)
-            ((float *)img[v].data)[i] = ((float)((const uint8_t *)u8->data)[i] / 255.0f - 0.5f) / 0.5f;
+        pc_test_dust3r_input(&img[v], pc_test_need(gp, k));
     }
     int pairs[4], np;
     pc_test_ok(pc_align_make_pairs(pairs, 2, &np, 2, "complete", 1, &err), &err, "pairs");

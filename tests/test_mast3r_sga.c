@@ -16,15 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const pc_tensor *need(pc_checkpoint *g, const char *name) {
-    const pc_tensor *t = pc_checkpoint_find(g, name);
-    if (!t) pc_test_fatal("golden tensor '%s' missing", name);
-    return t;
-}
 static const float *G(pc_checkpoint *g, const char *prefix, const char *name) {
     char k[96];
     snprintf(k, sizeof(k), "%s%s", prefix, name);
-    return (const float *)need(g, k)->data;
+    return (const float *)pc_test_need(g, k)->data;
 }
 
 // normwise: max|got - want| / max|want|
@@ -62,10 +57,7 @@ static void run(pc_dust3r *net, pc_pool *pool, pc_checkpoint *gp, pc_checkpoint 
     for (int v = 0; v < 2; v++) {
         char k[48];
         snprintf(k, sizeof(k), "%simg%d_u8", prefix, v + 1);
-        const pc_tensor *u8 = need(gp, k);
-        pc_test_ok(pc_tensor_alloc(&img[v], PC_F32, u8->ndim, u8->shape, &err), &err, "alloc");
-        for (int64_t i = 0; i < pc_tensor_numel(u8); i++)
-            ((float *)img[v].data)[i] = ((float)((const uint8_t *)u8->data)[i] / 255.0f - 0.5f) / 0.5f;
+        pc_test_dust3r_input(&img[v], pc_test_need(gp, k));
     }
     const int pairs[2][2] = {{1, 0}, {0, 1}};
     const pc_tensor *imgs[2] = {&img[0], &img[1]};
@@ -84,7 +76,7 @@ static void run(pc_dust3r *net, pc_pool *pool, pc_checkpoint *gp, pc_checkpoint 
                &err, "correspondences");
     char k[64];
     snprintf(k, sizeof(k), "%sext_xy_im2", prefix);
-    const pc_tensor *gx2 = need(gm, k);
+    const pc_tensor *gx2 = pc_test_need(gm, k);
     const int32_t *x2 = (const int32_t *)gx2->data, *x1 = (const int32_t *)G(gm, prefix, "ext_xy_im1");
     int same = n == gx2->shape[0];
     for (int64_t q = 0; same && q < n; q++)

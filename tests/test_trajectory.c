@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "geometry/linalg.h"
-#include "geometry/trajectory.h"
+#include "render/trajectory.h"
 #include "testutil.h"
 
 static const pc_checkpoint *g_ck;

@@ -99,6 +99,25 @@ void pc_test_fill(pc_test_rng *r, float *x, size_t n, float scale) {
     for (size_t i = 0; i < n; i++) x[i] = scale * pc_test_uniform(r);
 }
 
+const pc_tensor *pc_test_need(const pc_checkpoint *g, const char *name) {
+    const pc_tensor *t = pc_checkpoint_find(g, name);
+    if (!t) pc_test_fatal("golden tensor '%s' missing", name);
+    return t;
+}
+
+void pc_test_dust3r_input(pc_tensor *out, const pc_tensor *u8) {
+    pc_error err;
+    if (u8->dtype != PC_U8) pc_test_fatal("pc_test_dust3r_input: expected a uint8 tensor");
+    pc_test_ok(pc_tensor_alloc(out, PC_F32, u8->ndim, u8->shape, &err), &err, "alloc image");
+    const uint8_t *s = (const uint8_t *)u8->data;
+    float *d = (float *)out->data;
+    for (int64_t i = 0; i < pc_tensor_numel(u8); i++) {
+        float a = (float)s[i] / 255.0f;
+        a = a - 0.5f;
+        d[i] = a / 0.5f;
+    }
+}
+
 int pc_test_finish(void) {
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;

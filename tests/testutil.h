@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stddef.h>
 
+#include "core/rng.h"
 #include "posecrafter.h"
 
 // Path of the shared folder (no trailing slash).
@@ -34,19 +35,20 @@ void pc_test_ok(pc_status st, const pc_error *err, const char *what);
 int pc_test_close(const char *name, const float *got, const float *want, size_t n, double atol, double rtol);
 int pc_test_close_f64(const char *name, const double *got, const double *want, size_t n, double atol, double rtol);
 
-// Deterministic PRNG for test inputs (splitmix64).
+// Deterministic PRNG for test inputs: the project's splitmix64 (core/rng.h).
 typedef struct { uint64_t s; } pc_test_rng;
-static inline uint64_t pc_test_next(pc_test_rng *r) {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static inline uint64_t pc_test_next(pc_test_rng *r) { return pc_splitmix64(&r->s); }
 // Uniform in [-1, 1).
 static inline float pc_test_uniform(pc_test_rng *r) {
     return (float)((double)(pc_test_next(r) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
 }
 void pc_test_fill(pc_test_rng *r, float *x, size_t n, float scale);
+
+// The golden tensor `name` of g; a missing one aborts the test naming it.
+const pc_tensor *pc_test_need(const pc_checkpoint *g, const char *name);
+// A golden (1, 3, H, W) uint8 image as DUSt3R / MASt3R's float input: ((u8 / 255) - 0.5) / 0.5 in float32,
+// one rounding per op (torchvision ToTensor + Normalize). out is allocated (free it with pc_tensor_free).
+void pc_test_dust3r_input(pc_tensor *out, const pc_tensor *u8);
 
 // Summary line and exit code.
 int pc_test_finish(void);

@@ -29,6 +29,7 @@
 #define POSECRAFTER_DUST3R_H
 #include <stdint.h>
 #include "posecrafter/core.h"
+#include "posecrafter/image.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -132,6 +133,21 @@ void pc_dust3r_set_desc_output(pc_dust3r *net, int on);
 int pc_dust3r_get_desc_output(const pc_dust3r *net);
 /* 1 when the model has MASt3R's local-feature head. */
 int pc_dust3r_has_desc(const pc_dust3r *net);
+
+/* ---- DUSt3R preprocessing (dust3r.utils.image.load_images) ---------------------------- */
+
+/* From an RGB image that is already EXIF-transposed: size == 224: resize the short side to 224
+ * (long side = round(224 * aspect)), centre crop 224x224; otherwise resize the long side to `size`
+ * (new = round(old * size / S), half-to-even; LANCZOS if S > size, else BICUBIC), centre crop to
+ * multiples of 16, and a square result becomes 4:3 unless square_ok. out_u8: the RGB crop (H, W, 3);
+ * out_x (may be NULL): owned float32 (1, 3, H, W) = ((u8 / 255) - 0.5) / 0.5. */
+pc_status pc_dust3r_preprocess(pc_image *out_u8, pc_tensor *out_x, const pc_image *rgb, int size,
+                               int square_ok, pc_error *err);
+/* pc_image_load + pc_dust3r_preprocess. */
+pc_status pc_dust3r_load_image(pc_image *out_u8, pc_tensor *out_x, const char *path, int size, int square_ok,
+                               pc_error *err);
+/* (1, 3, H, W) float32 ((u8 / 255) - 0.5) / 0.5 of an RGB image, rounding once per op like torchvision. */
+pc_status pc_dust3r_normalize(pc_tensor *out_x, const pc_image *rgb, pc_error *err);
 
 /* Current size of the activation arena in bytes. It is sized by a dry run of the forward on the first call
  * and grows only when a later call needs more (larger images). */

@@ -15,11 +15,7 @@
  *     pc_image_free(&small);
  *     pc_image_free(&img);
  *
- * DUSt3R input (dust3r.utils.image.load_images):
- *
- *     pc_image u8 = {0};
- *     pc_tensor x = {0};
- *     pc_dust3r_load_image(&u8, &x, "a.jpg", 512, 0, &err);  // x: (1, 3, H, W) float32 in [-1, 1]
+ * DUSt3R's input preprocessing (pc_dust3r_load_image) is declared in posecrafter/dust3r.h.
  */
 #ifndef POSECRAFTER_IMAGE_H
 #define POSECRAFTER_IMAGE_H
@@ -91,21 +87,6 @@ pc_status pc_image_to_rgb(pc_image *out, const pc_image *in, pc_error *err);
 /* EXIF orientation tag (0x0112) of IFD0 in a TIFF-structured EXIF block (with or without the
  * "Exif\0\0" prefix). Returns 1..8, or 0 when absent or malformed. Bounded: never reads past n. */
 int pc_exif_orientation(const uint8_t *exif, size_t n);
-
-/* ---- DUSt3R preprocessing (dust3r.utils.image.load_images) ---------------------------- */
-
-/* From an RGB image that is already EXIF-transposed: size == 224: resize the short side to 224
- * (long side = round(224 * aspect)), centre crop 224x224; otherwise resize the long side to `size`
- * (new = round(old * size / S), half-to-even; LANCZOS if S > size, else BICUBIC), centre crop to
- * multiples of 16, and a square result becomes 4:3 unless square_ok. out_u8: the RGB crop (H, W, 3);
- * out_x (may be NULL): owned float32 (1, 3, H, W) = ((u8 / 255) - 0.5) / 0.5. */
-pc_status pc_dust3r_preprocess(pc_image *out_u8, pc_tensor *out_x, const pc_image *rgb, int size,
-                               int square_ok, pc_error *err);
-/* pc_image_load + pc_dust3r_preprocess. */
-pc_status pc_dust3r_load_image(pc_image *out_u8, pc_tensor *out_x, const char *path, int size, int square_ok,
-                               pc_error *err);
-/* (1, 3, H, W) float32 ((u8 / 255) - 0.5) / 0.5 of an RGB image, rounding once per op like torchvision. */
-pc_status pc_dust3r_normalize(pc_tensor *out_x, const pc_image *rgb, pc_error *err);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdarg.h>
 
-#include "posecrafter.h"
+#include "posecrafter/core.h"
 
 #define PC_ALIGN 64  // cache line / AVX-512 register width in bytes
 

@@ -12,52 +12,9 @@
 #endif
 
 #include "core/ops.h"
+#include "core/vec.h"
 
 #include <string.h>
-
-#define PC_CAT2(a, b) a##_##b
-#define PC_CAT(a, b) PC_CAT2(a, b)
-#define VNAME(n) PC_CAT(n, PC_VSUF)
-
-typedef float vf __attribute__((vector_size(PC_VW * 4)));
-typedef int32_t vi __attribute__((vector_size(PC_VW * 4)));
-
-// a*b + c. ISO C mode compiles with -ffp-contract=off, so fused multiply-add
-// is requested explicitly where the ISA has it.
-#if PC_VW == 16
-#include <immintrin.h>
-static inline vf vfma(vf a, vf b, vf c) { return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
-#elif PC_VW == 8
-#include <immintrin.h>
-static inline vf vfma(vf a, vf b, vf c) { return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
-#else
-static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }
-#endif
-
-static inline vf ld(const float *p) {
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void st(float *p, vf v) { memcpy(p, &v, sizeof v); }
-static inline vf splat(float a) {
-    vf r;  // element-wise fill: becomes one broadcast ((vf){0} + a would add -0 + 0)
-    for (int i = 0; i < PC_VW; i++) r[i] = a;
-    return r;
-}
-static inline vf vsel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
-static inline vf vmax(vf a, vf b) { return vsel(a > b, a, b); }
-static inline vf vmin(vf a, vf b) { return vsel(a < b, a, b); }
-static inline float hsum(vf v) {
-    float s = 0;
-    for (int i = 0; i < PC_VW; i++) s += v[i];
-    return s;
-}
-static inline float hmax(vf v) {
-    float s = v[0];
-    for (int i = 1; i < PC_VW; i++) s = v[i] > s ? v[i] : s;
-    return s;
-}
 
 // expf, cephes polynomial, ~1 ulp on [-87.3, 88.4]; inputs clamped to that range.
 static inline vf vexp(vf x) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "posecrafter/eval.h"
 
 #define PC_EVAL_RAD2DEG (180.0 / 3.14159265358979323846)
 

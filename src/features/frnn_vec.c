@@ -9,42 +9,10 @@
 #endif
 
 #include "features/frnn_internal.h"
+#include "core/vec.h"
 
 #include <math.h>
 #include <string.h>
-
-#define PC_CAT2(a, b) a##_##b
-#define PC_CAT(a, b) PC_CAT2(a, b)
-#define VNAME(n) PC_CAT(n, PC_VSUF)
-
-typedef float vf __attribute__((vector_size(PC_VW * 4)));
-typedef int32_t vi __attribute__((vector_size(PC_VW * 4)));
-
-#if PC_VW == 16
-#include <immintrin.h>
-static inline vf vfma(vf a, vf b, vf c) { return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
-#elif PC_VW == 8
-#include <immintrin.h>
-static inline vf vfma(vf a, vf b, vf c) { return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
-#else
-static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }  // SSE2 has no FMA
-#endif
-
-static inline vf ld(const float *p) {
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline vf splat(float a) {
-    vf r;
-    for (int i = 0; i < PC_VW; i++) r[i] = a;
-    return r;
-}
-static inline vi splati(int32_t a) {
-    vi r;
-    for (int i = 0; i < PC_VW; i++) r[i] = a;
-    return r;
-}
 
 // Cross-lane pick: largest similarity, lowest index among equals; lanes with index >= n are padding.
 static inline void pick(vf bs, vi bi, int64_t n, int32_t *idx, float *sim) {

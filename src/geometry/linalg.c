@@ -699,3 +699,59 @@ int pc_poly_real_roots(double *roots, const double *c, int deg, double lo, doubl
     }
     return real_roots(roots, c, d, lo, hi, 1e-15);
 }
+
+// ---- roma-exact quaternion conversions (global alignment, sparse alignment, COLMAP output) ----
+
+// roma: unitquat_to_rotmat (homogeneous form), q XYZW already normalised.
+void pc_quat_to_rot_roma(double R[9], const double q[4]) {
+    double x = q[0], y = q[1], z = q[2], w = q[3];
+    double x2 = x * x, y2 = y * y, z2 = z * z, w2 = w * w;
+    R[0] = x2 - y2 - z2 + w2;
+    R[3] = 2 * (x * y + z * w);
+    R[6] = 2 * (x * z - y * w);
+    R[1] = 2 * (x * y - z * w);
+    R[4] = -x2 + y2 - z2 + w2;
+    R[7] = 2 * (y * z + x * w);
+    R[2] = 2 * (x * z + y * w);
+    R[5] = 2 * (y * z - x * w);
+    R[8] = -x2 - y2 + z2 + w2;
+}
+
+// dL/dn for R(n) above, given gR = dL/dR (row-major).
+void pc_quat_to_rot_roma_backward(double gn[4], const double n[4], const double g[9]) {
+    double x = n[0], y = n[1], z = n[2], w = n[3];
+    // each R entry's gradient wrt (x, y, z, w), times 2
+    const double d[9][4] = {
+        {x, -y, -z, w},  {y, x, -w, -z}, {z, w, x, y},
+        {y, x, w, z},    {-x, y, -z, w}, {-w, z, y, -x},
+        {z, -w, x, -y},  {w, z, y, x},   {-x, -y, z, w},
+    };
+    for (int c = 0; c < 4; c++) {
+        double s = 0;
+        for (int k = 0; k < 9; k++) s += g[k] * d[k][c];
+        gn[c] = 2 * s;
+    }
+}
+
+// roma: rotmat_to_unitquat (XYZW), branch and sign exactly as roma picks them (first largest of the diagonal
+// and the trace), which the alignment goldens depend on.
+void pc_rot_to_quat_roma(double q[4], const double m[9]) {
+    double dec[4] = {m[0], m[4], m[8], m[0] + m[4] + m[8]};
+    int choice = 0;
+    for (int k = 1; k < 4; k++)
+        if (dec[k] > dec[choice]) choice = k;
+    if (choice != 3) {
+        int i = choice, j = (i + 1) % 3, k = (j + 1) % 3;
+        q[i] = 1 - dec[3] + 2 * m[i * 3 + i];
+        q[j] = m[j * 3 + i] + m[i * 3 + j];
+        q[k] = m[k * 3 + i] + m[i * 3 + k];
+        q[3] = m[k * 3 + j] - m[j * 3 + k];
+    } else {
+        q[0] = m[7] - m[5];
+        q[1] = m[2] - m[6];
+        q[2] = m[3] - m[1];
+        q[3] = 1 + dec[3];
+    }
+    double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+    for (int c = 0; c < 4; c++) q[c] /= n;
+}

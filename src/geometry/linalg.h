@@ -41,6 +41,11 @@ void pc_quat_to_rot(double R[9], const double q[4]);     // q XYZW, normalised i
 void pc_rot_to_quat(double q[4], const double R[9]);     // Shepperd's method, w >= 0
 void pc_axis_angle_to_rot(double R[9], const double aa[3]);  // Rodrigues
 void pc_rot_to_axis_angle(double aa[3], const double R[9]);  // robust near 0 and pi
+// roma's exact forms (the alignment goldens depend on their rounding and branch choices): unitquat_to_rotmat
+// for a unit XYZW q (homogeneous form), its backward dL/dq from dL/dR, and rotmat_to_unitquat.
+void pc_quat_to_rot_roma(double R[9], const double q[4]);
+void pc_quat_to_rot_roma_backward(double gq[4], const double q[4], const double gR[9]);
+void pc_rot_to_quat_roma(double q[4], const double R[9]);
 // Angle of a rotation matrix in degrees, in [0, 180] (clamped acos((tr-1)/2)).
 double pc_rot_angle_deg(const double R[9]);
 // Nearest rotation (Frobenius) to a 3x3 matrix: U diag(1,1,det) V^T.

@@ -1,52 +1,10 @@
-// LO-RANSAC (see ransac.h) and the PRNG.
+// LO-RANSAC (see ransac.h); its sampling draws from core/rng.h.
 #include "geometry/ransac.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-// ---- PRNG ------------------------------------------------------------------------
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-void pc_rng_seed(pc_rng *r, uint64_t seed) {
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t pc_rng_next(pc_rng *r) {
-    uint64_t *s = r->s;
-    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
-}
-
-uint32_t pc_rng_below(pc_rng *r, uint32_t n) {
-    if (n <= 1) return 0;
-    uint64_t m = (uint64_t)(uint32_t)(pc_rng_next(r) >> 32) * n;
-    uint32_t lo = (uint32_t)m;
-    if (lo < n) {
-        uint32_t thr = (uint32_t)(-n) % n;
-        while (lo < thr) {
-            m = (uint64_t)(uint32_t)(pc_rng_next(r) >> 32) * n;
-            lo = (uint32_t)m;
-        }
-    }
-    return (uint32_t)(m >> 32);
-}
-
-double pc_rng_uniform(pc_rng *r) { return (double)(pc_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
 
 void pc_ransac_options_default(pc_ransac_options *o) {
     o->threshold = 1.0;

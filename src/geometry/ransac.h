@@ -2,24 +2,14 @@
 // shape): MSAC scoring, local optimisation by least-squares refits on the
 // inliers of each new best model (with an inner non-minimal sampling step,
 // Chum et al., "Locally optimized RANSAC", DAGM 2003), adaptive iteration
-// count, and our own seeded PRNG.
+// count, and the project's seeded PRNG (core/rng.h).
 #ifndef PC_GEOMETRY_RANSAC_H
 #define PC_GEOMETRY_RANSAC_H
 
 #include <stdint.h>
 
+#include "core/rng.h"
 #include "posecrafter/geometry.h"
-
-// ---- PRNG: xoshiro256** seeded through splitmix64 (deterministic) ------------
-typedef struct pc_rng {
-    uint64_t s[4];
-} pc_rng;
-void pc_rng_seed(pc_rng *r, uint64_t seed);
-uint64_t pc_rng_next(pc_rng *r);
-// Uniform integer in [0, n), n >= 1 (Lemire's multiply-shift with rejection).
-uint32_t pc_rng_below(pc_rng *r, uint32_t n);
-// Uniform double in [0, 1).
-double pc_rng_uniform(pc_rng *r);
 
 #define PC_RANSAC_MAX_MODELS 10
 #define PC_RANSAC_MAX_MODEL 16   // doubles per model

@@ -1,5 +1,6 @@
 // Synthetic textured scene rendered from two pinhole cameras (see synth.h).
 #include "geometry/synth.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -51,11 +52,8 @@ static void add_box(scene *s, const double lo[3], const double hi[3]) {
 }
 
 static uint64_t hash3(uint64_t seed, int64_t a, int64_t b, int64_t c) {
-    uint64_t z = seed ^ ((uint64_t)a * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)b * 0xC2B2AE3D27D4EB4Full) ^
-                 ((uint64_t)c * 0x165667B19E3779F9ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return pc_mix64(seed ^ ((uint64_t)a * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)b * 0xC2B2AE3D27D4EB4Full) ^
+                    ((uint64_t)c * 0x165667B19E3779F9ull));
 }
 
 // Two scales of random cells (in world units on the face) -> RGB in [0, 1].

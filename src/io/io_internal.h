@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/common.h"
+#include "posecrafter/io.h"
 
 // ---- small helpers ---------------------------------------------------------
 

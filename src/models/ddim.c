@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/rng.h"
 #include "posecrafter/diffusion.h"
 
 void pc_ddpm_config_default(pc_ddpm_config *cfg) {
@@ -336,12 +337,7 @@ void pc_ddim_step(const pc_ddim_step_params *p, int v_param, float *x_prev, floa
 
 // ---- seeded normal generator -------------------------------------------------------------------
 
-static uint64_t rn_next(pc_randn *r) {
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rn_next(pc_randn *r) { return pc_splitmix64(&r->state); }
 
 void pc_randn_seed(pc_randn *r, uint64_t seed) {
     r->state = seed;

@@ -23,6 +23,7 @@
 
 #include "core/arena.h"
 #include "core/common.h"
+#include "core/rng.h"
 #include "core/ops.h"
 #include "nn/nn.h"
 #include "posecrafter/cuda.h"
@@ -578,12 +579,6 @@ typedef struct rnd_builder {
     pc_error *err;
 } rnd_builder;
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 // kind: 0 weight (uniform, std ~ gain/sqrt(fan_in)), 1 bias (small), 2 norm weight (~1)
 static void rnd_add(rnd_builder *rb, const char *name, int ndim, const int64_t *shape, int kind) {
@@ -604,7 +599,7 @@ static void rnd_add(rnd_builder *rb, const char *name, int ndim, const int64_t *
     float scale = kind == 0 ? (float)(sqrt(3.0 / (double)(fan_in > 0 ? fan_in : 1))) : kind == 1 ? 0.02f : 0.1f;
     uint64_t s = rb->seed ^ (0x1234567ull * (uint64_t)net->rnd.n);
     for (int64_t i = 0; i < n; i++) {
-        float u = (float)((double)(splitmix(&s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
+        float u = (float)((double)(pc_splitmix64(&s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
         float x = (kind == 2 ? 1.0f : 0.0f) + scale * u;
         if (dt == PC_BF16) ((uint16_t *)t->data)[i] = pc_f32_to_bf16(x);
         else if (dt == PC_F16) ((uint16_t *)t->data)[i] = pc_f32_to_f16(x);

@@ -11,6 +11,7 @@
 // the second the TemporalTransformer (upstream order). Activations: one arena, sized by a dry run of the
 // same code path: two ping-pong slots for the decoder, the skip tensors hs[], then per-layer temporaries.
 #include "models/unet3d_internal.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -1334,12 +1335,6 @@ typedef struct rnd_sd {
     pc_error *err;
 } rnd_sd;
 
-static uint64_t rnd_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 typedef struct fill_ctx {
     void *p;
@@ -1356,7 +1351,7 @@ static void fill_task(void *vctx, int ith, int nth) {
     pc_split_range(c->n, ith, nth, &b0, &b1);
     for (int64_t i = b0; i < b1; i++) {
         uint64_t s = c->seed ^ ((uint64_t)i * 0xD1B54A32D192ED03ull);
-        float u = (float)((double)(rnd_next(&s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
+        float u = (float)((double)(pc_splitmix64(&s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
         float v = c->base + c->scale * u;
         if (c->dt == PC_F32) ((float *)c->p)[i] = v;
         else if (c->dt == PC_BF16) ((uint16_t *)c->p)[i] = pc_f32_to_bf16(v);

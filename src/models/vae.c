@@ -19,6 +19,7 @@
 
 #include "core/arena.h"
 #include "core/common.h"
+#include "core/rng.h"
 #include "core/conv_fast.h"
 #include "core/ops.h"
 #include "models/vae_internal.h"
@@ -486,13 +487,7 @@ pc_status pc_vae_load(pc_vae **vae, const char *path, pc_pool *pool, pc_error *e
 
 // ---- random model ----------------------------------------------------------------------------
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static float unif(uint64_t *s) { return (float)((double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0); }
+static float unif(uint64_t *s) { return (float)((double)(pc_splitmix64(s) >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0); }
 
 typedef struct rnd_build {
     pc_nn_store *store;

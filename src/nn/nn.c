@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/gemm.h"
+#include "posecrafter/io.h"
 
 // ---- binding -------------------------------------------------------------------
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "core/common.h"
+#include "core/rng.h"
 #include "posecrafter/eval.h"
 #include "posecrafter/evaluate.h"
 
@@ -464,12 +465,6 @@ static void relative(double T[16], const double *c2w0, const double *c2w1) {
     }
 }
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static void add_matrix(cJSON *o, const char *key, const double *m, int rows, int cols) {
     cJSON *a = cJSON_CreateArray();
@@ -538,7 +533,7 @@ pc_status pc_eval_convert(const char *format, const char *root, const char *out_
         uint64_t rs = seed ^ (uint64_t)s0;
         if (keep < npairs) {
             for (size_t k = 0; k < keep; k++) {  // partial Fisher-Yates picks the subset
-                size_t r = k + (size_t)(splitmix(&rs) % (npairs - k));
+                size_t r = k + (size_t)(pc_splitmix64(&rs) % (npairs - k));
                 size_t a = cand[2 * r], b = cand[2 * r + 1];
                 cand[2 * r] = cand[2 * k], cand[2 * r + 1] = cand[2 * k + 1];
                 cand[2 * k] = a, cand[2 * k + 1] = b;

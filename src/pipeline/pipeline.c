@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/rng.h"
 #include "pipeline/pipeline_internal.h"
 #include "posecrafter/eval.h"
 
@@ -732,12 +733,6 @@ static pc_intrinsics *final_known(const run_t *r, int n) {
     return K;
 }
 
-static uint64_t mix64(uint64_t *s) {  // splitmix64
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static pc_status select_scs(run_t *r, const pc_image *cand, int nc, int k, int *sel, int *n_sel, double *scores,
                             pc_recon *best_rc, pc_error *err) {
@@ -754,7 +749,7 @@ static pc_status select_scs(run_t *r, const pc_image *cand, int nc, int k, int *
     for (int m = 0; m < M && st == PC_OK; m++) {
         for (int i = 0; i < nc; i++) perm[i] = i;
         for (int i = 0; i < k; i++) {  // partial Fisher-Yates: k distinct frames
-            const int j = i + (int)(mix64(&seed) % (uint64_t)(nc - i));
+            const int j = i + (int)(pc_splitmix64(&seed) % (uint64_t)(nc - i));
             const int tmp = perm[i];
             perm[i] = perm[j];
             perm[j] = tmp;

@@ -3,6 +3,7 @@
 #define PC_GEOMETRY_GLOBAL_ALIGN_INTERNAL_H
 
 #include <stdint.h>
+#include "geometry/linalg.h"
 #include "posecrafter/align.h"
 
 struct pc_align {
@@ -58,26 +59,25 @@ typedef double (*pc_ga_edge_fn)(const float *X, float *gX, int64_t stride, const
                                 int64_t nblk, float scale, int with_grad, double *gA);
 double pc_ga_edge_side_ref(const float *X, float *gX, int64_t stride, const float *F, const float *A, int64_t nblk,
                            float scale, int with_grad, double *gA);
-double pc_ga_edge_side_avx2(const float *X, float *gX, int64_t stride, const float *F, const float *A, int64_t nblk,
-                            float scale, int with_grad, double *gA);
-double pc_ga_edge_side_avx512(const float *X, float *gX, int64_t stride, const float *F, const float *A,
-                              int64_t nblk, float scale, int with_grad, double *gA);
-
-// Per-view phases and Adam, AVX-512 twins of points_row_ref / views_row_ref / the Adam loop in global_align.c.
-// One row segment of n pixels at u = u0 .., v; R row-major world-from-camera rotation.
-void pc_ga_points_row_avx512(float *X0, float *X1, float *X2, const float *D, int64_t n, int u0, float v,
-                             const float *R, const float *T, float f, float cx, float cy);
-void pc_ga_views_row_avx512(float *gd, double *acc, const float *D, const float *gX0, const float *gX1,
-                            const float *gX2, int64_t n, int u0, float v, const float *R, float f, float cx,
-                            float cy);
+// The fast twins, written once in global_align_vec.h: _v8 (AVX2+FMA) and _v16 (AVX-512). views_row and exp
+// only in the 16-lane build.
+double pc_ga_edge_side_v8(const float *X, float *gX, int64_t stride, const float *F, const float *A, int64_t nblk,
+                          float scale, int with_grad, double *gA);
+double pc_ga_edge_side_v16(const float *X, float *gX, int64_t stride, const float *F, const float *A, int64_t nblk,
+                           float scale, int with_grad, double *gA);
+// World points of one row segment of n pixels at u = u0 .., v; R row-major world-from-camera rotation.
+void pc_ga_points_row_v8(float *X0, float *X1, float *X2, const float *D, int64_t n, int u0, float v, const float *R,
+                         const float *T, float f, float cx, float cy);
+void pc_ga_points_row_v16(float *X0, float *X1, float *X2, const float *D, int64_t n, int u0, float v, const float *R,
+                          const float *T, float f, float cx, float cy);
+void pc_ga_views_row_v16(float *gd, double *acc, const float *D, const float *gX0, const float *gX1, const float *gX2,
+                         int64_t n, int u0, float v, const float *R, float f, float cx, float cy);
 // y = exp(x), within 1 ulp of expf (measured).
-void pc_ga_exp_avx512(float *y, const float *x, int64_t n);
-void pc_ga_adam_avx512(float *P, float *M1, float *M2, const float *G, int64_t n, float b1, float b2,
-                       float step_size, float bc2_sqrt);
-
-// roma: unitquat_to_rotmat for a unit XYZW quaternion (row-major R), and its backward dL/dq given dL/dR.
-void pc_ga_quat_to_rot(double R[9], const double q[4]);
-void pc_ga_quat_rot_backward(double gq[4], const double q[4], const double gR[9]);
+void pc_ga_exp_v16(float *y, const float *x, int64_t n);
+void pc_ga_adam_v8(float *P, float *M1, float *M2, const float *G, int64_t n, float b1, float b2, float step_size,
+                   float bc2_sqrt);
+void pc_ga_adam_v16(float *P, float *M1, float *M2, const float *G, int64_t n, float b1, float b2, float step_size,
+                    float bc2_sqrt);
 
 // Weighted Umeyama with scale, in double (roma: rigid_points_registration):
 // find s, R, T minimising sum w |y - (s R x + T)|^2. x, y (n,3), w (n) or NULL.
@@ -86,7 +86,6 @@ int pc_ga_register(double R[9], double T[3], double *s, const float *x, const fl
 double pc_ga_estimate_focal(const float *pts, int H, int W, double ppx, double ppy, double min_focal,
                             double max_focal);
 // roma: rotmat_to_unitquat (SciPy branch scheme, no sign canonicalisation). q XYZW.
-void pc_ga_rotmat_to_quat(double q[4], const double R[9]);
 // 3x3 SVD A = U diag(S) V^T (S >= 0 descending), det(U) = det(V) = +1, with the sign of the
 // smallest singular value carrying det(A) (S[2] may be negative): the "special" SVD.
 void pc_ga_svd3_special(double U[9], double S[3], double V[9], const double A[9]);

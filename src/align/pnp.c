@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "core/common.h"
-#include "geometry/global_align_internal.h"
+#include "core/rng.h"
+#include "align/global_align_internal.h"
 
 // Real roots of c4 x^4 + c3 x^3 + c2 x^2 + c1 x + c0 (Durand-Kerner, then Newton polish).
 static int quartic_real_roots(double roots[4], const double c[5]) {
@@ -113,12 +114,6 @@ int pc_ga_p3p(double Rs[4][9], double ts[4][3], const double fb[9], const double
     return ns;
 }
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static int count_inliers(const double R[9], const double t[3], const float *X, const float *uv, int64_t n, double f,
                          double cx, double cy, double thr2, unsigned char *mask) {
@@ -232,7 +227,7 @@ int pc_ga_pnp_ransac(double R[9], double t[3], const float *X, const float *uv, 
         int64_t idx[3];
         for (int k = 0; k < 3; k++) {
             for (int tries = 0; tries < 100; tries++) {
-                idx[k] = (int64_t)(rng_next(&s) % (uint64_t)n);
+                idx[k] = (int64_t)(pc_splitmix64(&s) % (uint64_t)n);
                 int dup = 0;
                 for (int m = 0; m < k; m++) dup |= idx[m] == idx[k];
                 if (!dup) break;

@@ -1,7 +1,7 @@
 // MST initialisation of the global alignment (dust3r/cloud_opt/init_im_poses.py: minimum_spanning_tree),
 // plus the small solvers it needs: weighted Umeyama (roma.rigid_points_registration), the Weiszfeld focal
 // estimate (dust3r.post_process.estimate_focal_knowing_depth) and roma's rotmat_to_unitquat.
-#include "geometry/global_align_internal.h"
+#include "align/global_align_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -190,27 +190,6 @@ double pc_ga_estimate_focal(const float *pts, int H, int W, double ppx, double p
     if (focal < min_focal * base) focal = min_focal * base;
     if (focal > max_focal * base) focal = max_focal * base;
     return focal;
-}
-
-void pc_ga_rotmat_to_quat(double q[4], const double m[9]) {
-    double dec[4] = {m[0], m[4], m[8], m[0] + m[4] + m[8]};
-    int choice = 0;
-    for (int k = 1; k < 4; k++)
-        if (dec[k] > dec[choice]) choice = k;
-    if (choice != 3) {
-        int i = choice, j = (i + 1) % 3, k = (j + 1) % 3;
-        q[i] = 1 - dec[3] + 2 * m[i * 3 + i];
-        q[j] = m[j * 3 + i] + m[i * 3 + j];
-        q[k] = m[k * 3 + i] + m[i * 3 + k];
-        q[3] = m[k * 3 + j] - m[j * 3 + k];
-    } else {
-        q[0] = m[7] - m[5];
-        q[1] = m[2] - m[6];
-        q[2] = m[3] - m[1];
-        q[3] = 1 + dec[3];
-    }
-    double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    for (int c = 0; c < 4; c++) q[c] /= n;
 }
 
 // dust3r: init_im_poses.estimate_focal -> estimate_focal_knowing_depth(focal_mode='weiszfeld') with its

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "core/common.h"
-#include "geometry/render.h"
+#include "render/render.h"
 #include "posecrafter/render.h"
 
 #define PC_RENDER_MAX_K 32

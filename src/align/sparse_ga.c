@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/common.h"
-#include "geometry/global_align_internal.h"
+#include "align/global_align_internal.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -266,7 +266,7 @@ static void forward(sga_ctx *c) {
         for (int k = 0; k < 4; k++) n2 += (double)c->q[i][k] * c->q[i][k];
         c->qnorm[i] = fmax(sqrt(n2), 1e-12);  // F.normalize
         for (int k = 0; k < 4; k++) c->qn[i][k] = c->q[i][k] / c->qnorm[i];
-        pc_ga_quat_to_rot(c->R[i], c->qn[i]);
+        pc_quat_to_rot_roma(c->R[i], c->qn[i]);
     }
     c->g = 1.0 / smin;
     // the kinematic chain: T_root = [R | t]_root, T_child = T_parent [R | t]_child
@@ -498,7 +498,7 @@ static void backward(sga_ctx *c, cam_grads *cg) {
     for (int k = 0; k < 3; k++) c->g_t[r][k] += g_tT[r][k];
     for (int i = 0; i < N; i++) {  // R = rot(q / |q|)
         double gn[4];
-        pc_ga_quat_rot_backward(gn, c->qn[i], g_R[i]);
+        pc_quat_to_rot_roma_backward(gn, c->qn[i], g_R[i]);
         double dot = 0;
         for (int k = 0; k < 4; k++) dot += gn[k] * c->qn[i][k];
         for (int k = 0; k < 4; k++) c->g_q[i][k] += (gn[k] - c->qn[i][k] * dot) / c->qnorm[i];

@@ -13,7 +13,7 @@
 
 #include "core/common.h"
 #include "geometry/linalg.h"
-#include "geometry/trajectory.h"
+#include "render/trajectory.h"
 #include "posecrafter/render.h"
 
 pc_traj_opts pc_traj_default(void) {

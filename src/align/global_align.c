@@ -13,7 +13,7 @@
 // exactly the order the edge pass reads it (global_align_internal.h), so each iteration streams it linearly
 // (16 B per pixel per edge side); world points and depths are computed once per view per iteration; all
 // per-iteration scratch is allocated at create. Kernels: plain reference here, AVX2 and AVX-512 twins.
-#include "geometry/global_align_internal.h"
+#include "align/global_align_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -42,36 +42,6 @@ void pc_align_opts_default(pc_align_opts *o) {
 
 // ---- small pose helpers --------------------------------------------------------
 
-// roma: unitquat_to_rotmat (homogeneous form), q XYZW already normalised.
-void pc_ga_quat_to_rot(double R[9], const double q[4]) {
-    double x = q[0], y = q[1], z = q[2], w = q[3];
-    double x2 = x * x, y2 = y * y, z2 = z * z, w2 = w * w;
-    R[0] = x2 - y2 - z2 + w2;
-    R[3] = 2 * (x * y + z * w);
-    R[6] = 2 * (x * z - y * w);
-    R[1] = 2 * (x * y - z * w);
-    R[4] = -x2 + y2 - z2 + w2;
-    R[7] = 2 * (y * z + x * w);
-    R[2] = 2 * (x * z + y * w);
-    R[5] = 2 * (y * z - x * w);
-    R[8] = -x2 - y2 + z2 + w2;
-}
-
-// dL/dn for R(n) above, given gR = dL/dR (row-major).
-void pc_ga_quat_rot_backward(double gn[4], const double n[4], const double g[9]) {
-    double x = n[0], y = n[1], z = n[2], w = n[3];
-    // each R entry's gradient wrt (x, y, z, w), times 2
-    const double d[9][4] = {
-        {x, -y, -z, w},  {y, x, -w, -z}, {z, w, x, y},
-        {y, x, w, z},    {-x, y, -z, w}, {-w, z, y, -x},
-        {z, -w, x, -y},  {w, z, y, x},   {-x, -y, z, w},
-    };
-    for (int c = 0; c < 4; c++) {
-        double s = 0;
-        for (int k = 0; k < 9; k++) s += g[k] * d[k][c];
-        gn[c] = 2 * s;
-    }
-}
 
 static double signed_expm1(double x) { return x > 0 ? expm1(x) : (x < 0 ? -expm1(-x) : 0.0); }
 static double signed_log1p(double x) { return x > 0 ? log1p(x) : (x < 0 ? -log1p(-x) : 0.0); }
@@ -83,7 +53,7 @@ static void pose_from_param(double R[9], double T[3], double n[4], double *qnorm
     double q[4] = {p[0], p[1], p[2], p[3]};
     double nq = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
     for (int c = 0; c < 4; c++) n[c] = nq > 0 ? q[c] / nq : 0;
-    pc_ga_quat_to_rot(R, n);
+    pc_quat_to_rot_roma(R, n);
     for (int c = 0; c < 3; c++) T[c] = signed_expm1(p[4 + c]);
     if (qnorm) *qnorm = nq;
 }
@@ -431,14 +401,15 @@ static void phase_points(void *vctx, int ith, int nth) {
         float *D = ga->D[k];
         int W = ga->W[k];
         // depths, kept for phase_views
-        if (ga->simd == 2) pc_ga_exp_avx512(D + b, dp + b, e - b);
+        if (ga->simd == 2) pc_ga_exp_v16(D + b, dp + b, e - b);
         else
             for (int64_t p = b; p < e; p++) D[p] = expf(dp[p]);
         for (int64_t p = b; p < e;) {
             int u0 = (int)(p % W);
             int64_t n = PC_MIN(e - p, (int64_t)(W - u0));
             float v = (float)(p / W);
-            if (ga->simd == 2) pc_ga_points_row_avx512(X0 + p, X1 + p, X2 + p, D + p, n, u0, v, R, T, f, cx, cy);
+            if (ga->simd == 2) pc_ga_points_row_v16(X0 + p, X1 + p, X2 + p, D + p, n, u0, v, R, T, f, cx, cy);
+            else if (ga->simd == 1) pc_ga_points_row_v8(X0 + p, X1 + p, X2 + p, D + p, n, u0, v, R, T, f, cx, cy);
             else points_row_ref(X0 + p, X1 + p, X2 + p, D + p, n, u0, v, R, T, f, cx, cy);
             p += n;
         }
@@ -449,7 +420,7 @@ static void phase_points(void *vctx, int ith, int nth) {
 }
 
 // One edge side on nblk fused blocks: residuals against X, loss sum, dL/dX and dL/dA (12 sums).
-// Plain reference; pc_ga_edge_side_avx2 / _avx512 are the fast twins.
+// Plain reference; pc_ga_edge_side_v8 / _v16 (global_align_vec.h) are the fast twins.
 double pc_ga_edge_side_ref(const float *X, float *gX, int64_t stride, const float *F, const float *A, int64_t nblk,
                            float scale, int with_grad, double *gA) {
     const float a0 = A[0], a1 = A[1], a2 = A[2], a3 = A[3], a4 = A[4], a5 = A[5];
@@ -505,7 +476,7 @@ static void phase_edges(void *vctx, int ith, int nth) {
     pc_align *ga = c->ga;
     double *part = ga->part + (size_t)ith * ga->part_stride;
     memset(part, 0, ga->part_stride * sizeof(double));
-    pc_ga_edge_fn fn = ga->simd == 2 ? pc_ga_edge_side_avx512 : ga->simd == 1 ? pc_ga_edge_side_avx2 : pc_ga_edge_side_ref;
+    pc_ga_edge_fn fn = ga->simd == 2 ? pc_ga_edge_side_v16 : ga->simd == 1 ? pc_ga_edge_side_v8 : pc_ga_edge_side_ref;
     double li = 0, lj = 0;
     for (int k = 0; k < ga->N; k++) {
         int64_t ntile = (ga->hw[k] + PC_GA_TILE - 1) / PC_GA_TILE, tb, te;
@@ -584,7 +555,7 @@ static void phase_views(void *vctx, int ith, int nth) {
             int64_t n = PC_MIN(e - p, (int64_t)(W - u0));
             float v = (float)(p / W);
             if (ga->simd == 2)
-                pc_ga_views_row_avx512(gd + p, acc, D + p, gX0 + p, gX1 + p, gX2 + p, n, u0, v, R, f, cx, cy);
+                pc_ga_views_row_v16(gd + p, acc, D + p, gX0 + p, gX1 + p, gX2 + p, n, u0, v, R, f, cx, cy);
             else views_row_ref(gd + p, acc, D + p, gX0 + p, gX1 + p, gX2 + p, n, u0, v, R, f, cx, cy);
             p += n;
         }
@@ -656,7 +627,7 @@ double pc_align_loss(pc_align *ga, int with_grad) {
             }
             gs[e] = gsum * s; // d/d(log s_e) through exp, before the mean term
             double gn[4], gq[4];
-            pc_ga_quat_rot_backward(gn, n, gR);
+            pc_quat_to_rot_roma_backward(gn, n, gR);
             normalize_backward(gq, n, qn, gn);
             float *G = ga->G + ga->off_pw + (size_t)e * 8;
             const float *P = ga->P + ga->off_pw + (size_t)e * 8;
@@ -678,7 +649,7 @@ double pc_align_loss(pc_align *ga, int with_grad) {
             }
             double *n = imR + (size_t)k * 17 + 12, qn = imR[(size_t)k * 17 + 16];
             double gn[4], gq[4];
-            pc_ga_quat_rot_backward(gn, n, acc);
+            pc_quat_to_rot_roma_backward(gn, n, acc);
             normalize_backward(gq, n, qn, gn);
             float *G = ga->G + ga->off_im + (size_t)k * 7;
             const float *P = ga->P + ga->off_im + (size_t)k * 7;
@@ -708,8 +679,9 @@ double pc_align_step(pc_align *ga, double lr) {
     double bc1 = 1 - pow(0.9, ga->adam_t), bc2 = 1 - pow(0.9, ga->adam_t);
     float step_size = (float)(lr / bc1);
     float bc2_sqrt = (float)sqrt(bc2);
-    if (ga->simd == 2) {
-        pc_ga_adam_avx512(ga->P, ga->M1, ga->M2, ga->G, (int64_t)ga->np, b1, b2, step_size, bc2_sqrt);
+    if (ga->simd) {  // bitwise the loop below
+        (ga->simd == 2 ? pc_ga_adam_v16 : pc_ga_adam_v8)(ga->P, ga->M1, ga->M2, ga->G, (int64_t)ga->np, b1, b2,
+                                                       step_size, bc2_sqrt);
         return loss;
     }
     for (size_t q = 0; q < ga->np; q++) {
@@ -744,7 +716,7 @@ pc_status pc_align_init_from_mst(pc_align *ga, const pc_align_mst *mst, pc_error
         if (!pc_ga_register(R, T, &s, ed->pts_i, mst->pts3d[ed->i], ed->conf_i, ga->hw[ed->i]) || !(s > 0))
             return pc_err(err, PC_ERR_NUMERIC, "align: registration of edge %d (%d,%d) failed", e, ed->i, ed->j);
         double q[4];
-        pc_ga_rotmat_to_quat(q, R);
+        pc_rot_to_quat_roma(q, R);
         float *P = ga->P + ga->off_pw + (size_t)e * 8;
         for (int c = 0; c < 4; c++) P[c] = (float)q[c];
         for (int c = 0; c < 3; c++) P[4 + c] = (float)signed_log1p(T[c] / s);
@@ -769,7 +741,7 @@ pc_status pc_align_init_from_mst(pc_align *ga, const pc_align_mst *mst, pc_error
             dp[p] = lg;
         }
         double q[4];
-        pc_ga_rotmat_to_quat(q, R);
+        pc_rot_to_quat_roma(q, R);
         float *P = ga->P + ga->off_im + (size_t)k * 7;
         for (int c = 0; c < 4; c++) P[c] = (float)q[c];
         for (int c = 0; c < 3; c++) P[4 + c] = (float)signed_log1p(T[c]);
