@@ -1,4 +1,4 @@
-// Tests for src/geometry/render.c (pipeline step 5) against
+// Tests for src/render/render.c (pipeline step 5) against
 // golden/dynamicrafter/viewcrafter_render.safetensors (pytorch3d 0.7.5
 // PointsRasterizer.transform, rasterize_points (naive), PointsRenderer weights,
 // AlphaCompositor, F.interpolate bilinear; ViewCrafter setup_renderer/render_pcd),

@@ -1,4 +1,4 @@
-// Tests for src/geometry/trajectory.c (pipeline step 4) against
+// Tests for src/render/trajectory.c (pipeline step 4) against
 // golden/dynamicrafter/viewcrafter_cameras.safetensors:
 //   ViewCrafter utils/pvd_utils.py: interp_traj / interpolate_poses_spline,
 //   generate_traj_interp (camera conversion + interpolate_sequence),

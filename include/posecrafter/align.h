@@ -159,9 +159,10 @@ pc_status pc_align_pairviewer(pc_align_result *res, const pc_align_input *in, co
 pc_status pc_align_get_result(pc_align_result *res, const pc_align *ga, pc_error *err);
 void pc_align_result_free(pc_align_result *res);
 
-/* PnP-RANSAC used by the MST init and PairViewer (our Grunert P3P + RANSAC + Gauss-Newton on inliers; stands
- * in for cv2.solvePnPRansac(SQPNP)). X (n,3) world points, uv (n,2) pixels, pinhole f, (cx, cy).
- * Output world-to-camera R (row-major), t. Returns the inlier count (reprojection error <= thr px), 0 on failure. */
+/* PnP-RANSAC used by the MST init and PairViewer (stands in for cv2.solvePnPRansac(SQPNP)): pc_abspose_estimate
+ * (LO-RANSAC over P3P, posecrafter/geometry.h) with `iters` samples, square pixels of focal f, principal point
+ * (cx, cy). X (n,3) world points, uv (n,2) pixels. Output world-to-camera R (row-major), t. Returns the inlier
+ * count (reprojection error < thr px), 0 on failure. */
 int pc_align_pnp_ransac(double R[9], double t[3], const float *X, const float *uv, int64_t n, double f, double cx,
                         double cy, int iters, double thr, uint64_t seed);
 

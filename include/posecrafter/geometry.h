@@ -82,6 +82,22 @@ pc_status pc_fundamental_ransac(double F[9], uint8_t *inlier_mask, int *n_inlier
 pc_status pc_homography_ransac(double H[9], uint8_t *inlier_mask, int *n_inliers, const float *pts_a,
                                const float *pts_b, int n, const pc_ransac_options *opt, pc_error *err);
 
+/* Absolute pose (PnP) of a pinhole camera: world points X (n, 3) seen at pixels uv (n, 2). LO-RANSAC as
+ * above over the P3P minimal solver (Grunert), local optimisation and refits by Gauss-Newton on the
+ * reprojection error of the inliers; inlier: reprojection error < opt->threshold pixels with the point in
+ * front of the camera. R, t: world-to-camera (X_cam = R X + t, row-major R). inlier_mask (n) may be NULL.
+ * Errors: PC_ERR_ARG for NULL/invalid input (n < 0, fx, fy not finite and > 0), PC_ERR_NUMERIC when
+ * n < 4 or no pose has >= 4 inliers (out->n_inliers = 0, R = I, t = 0 then), PC_ERR_MEMORY. */
+typedef struct pc_abspose {
+    double R[9];
+    double t[3];
+    int n_inliers;
+    int iters; /* RANSAC sampling iterations run */
+} pc_abspose;
+
+pc_status pc_abspose_estimate(pc_abspose *out, uint8_t *inlier_mask, const float *X, const float *uv, int64_t n,
+                              const pc_intrinsics *K, const pc_ransac_options *opt, pc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

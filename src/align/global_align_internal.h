@@ -1,4 +1,4 @@
-// Internal pieces shared by global_align*.c and pnp.c (dust3r/cloud_opt).
+// Internal pieces shared by the global alignment files in src/align (dust3r/cloud_opt).
 #ifndef PC_GEOMETRY_GLOBAL_ALIGN_INTERNAL_H
 #define PC_GEOMETRY_GLOBAL_ALIGN_INTERNAL_H
 
@@ -85,17 +85,5 @@ int pc_ga_register(double R[9], double T[3], double *s, const float *x, const fl
 // dust3r: estimate_focal_knowing_depth(focal_mode='weiszfeld') for one (H,W,3) pointmap.
 double pc_ga_estimate_focal(const float *pts, int H, int W, double ppx, double ppy, double min_focal,
                             double max_focal);
-// roma: rotmat_to_unitquat (SciPy branch scheme, no sign canonicalisation). q XYZW.
-// 3x3 SVD A = U diag(S) V^T (S >= 0 descending), det(U) = det(V) = +1, with the sign of the
-// smallest singular value carrying det(A) (S[2] may be negative): the "special" SVD.
-void pc_ga_svd3_special(double U[9], double S[3], double V[9], const double A[9]);
-
-// PnP-RANSAC (our own: Grunert P3P minimal solver + RANSAC + Gauss-Newton refinement on inliers).
-// world points X (n,3), pixels uv (n,2), pinhole focal f, principal point (cx, cy).
-// Output: world-to-camera R, t. Returns the inlier count (0 on failure).
-int pc_ga_pnp_ransac(double R[9], double t[3], const float *X, const float *uv, int64_t n, double f, double cx,
-                  double cy, int iters, double reproj_thr, uint64_t seed);
-// P3P: bearing vectors fb (3,3) (unit rows), world points Xw (3,3). Up to 4 solutions (R, t world->cam).
-int pc_ga_p3p(double Rs[4][9], double ts[4][3], const double fb[9], const double Xw[9]);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "posecrafter/geometry.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -66,7 +67,9 @@ static void ortho3(double o[3], const double a[3]) {
     for (int k = 0; k < 3; k++) o[k] /= n;
 }
 
-void pc_ga_svd3_special(double U[9], double S[3], double V[9], const double A[9]) {
+// 3x3 SVD A = U diag(S) V^T (S descending), det(U) = det(V) = +1, the smallest singular value carrying
+// the sign of det(A): what the Umeyama fit below needs (the goldens pin its exact arithmetic).
+static void svd3_special(double U[9], double S[3], double V[9], const double A[9]) {
     double AtA[9];
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 3; c++)
@@ -147,7 +150,7 @@ int pc_ga_register(double R[9], double T[3], double *s, const float *x, const fl
         sig2 += wp * (xh[0] * xh[0] + xh[1] * xh[1] + xh[2] * xh[2]);
     }
     double U[9], S[3], V[9];
-    pc_ga_svd3_special(U, S, V, M);
+    svd3_special(U, S, V, M);
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 3; c++)
             R[r * 3 + c] = U[r * 3] * V[c * 3] + U[r * 3 + 1] * V[c * 3 + 1] + U[r * 3 + 2] * V[c * 3 + 2];
@@ -430,7 +433,7 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
                 double S = PC_MAX(W, H);
                 double f = nf == 1 ? mst->focals[k] : (S / 2) * pow(6.0, fi / 20.0); // np.geomspace(S/2, 3S, 21)
                 double R[9], t[3];
-                int inl = pc_ga_pnp_ransac(R, t, X, uv, cnt, f, W / 2.0, H / 2.0, ga->o.niter_pnp, 5.0,
+                int inl = pc_align_pnp_ransac(R, t, X, uv, cnt, f, W / 2.0, H / 2.0, ga->o.niter_pnp, 5.0,
                                         ga->o.seed + (uint64_t)k * 1000003u + (uint64_t)fi);
                 if (inl > best) {
                     best = inl;
@@ -470,4 +473,21 @@ out:
     free(order);
     if (st != PC_OK) pc_align_mst_free(mst);
     return st;
+}
+
+// dust3r: fast_pnp's cv2.solvePnPRansac, here LO-RANSAC over P3P (pc_abspose_estimate) with a fixed
+// number of samples (iterationsCount) and a square-pixel pinhole.
+int pc_align_pnp_ransac(double R[9], double t[3], const float *X, const float *uv, int64_t n, double f, double cx,
+                        double cy, int iters, double thr, uint64_t seed) {
+    pc_ransac_options o;
+    pc_ransac_options_default(&o);
+    o.threshold = thr;
+    o.max_iters = o.min_iters = iters > 0 ? iters : 1;
+    o.seed = seed;
+    const pc_intrinsics K = {f, f, cx, cy};
+    pc_abspose ps;
+    if (pc_abspose_estimate(&ps, NULL, X, uv, n, &K, &o, NULL) != PC_OK) return 0;
+    memcpy(R, ps.R, sizeof(ps.R));
+    memcpy(t, ps.t, sizeof(ps.t));
+    return ps.n_inliers;
 }

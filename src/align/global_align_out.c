@@ -72,7 +72,7 @@ pc_status pc_align_pairviewer(pc_align_result *res, const pc_align_input *in, co
                     m++;
                 }
             double R[9], t[3];
-            int inl = pc_ga_pnp_ransac(R, t, X, uv, cnt, f, ppx, ppy, 100, 5.0, o.seed + 7u * (uint64_t)i);
+            int inl = pc_align_pnp_ransac(R, t, X, uv, cnt, f, ppx, ppy, 100, 5.0, o.seed + 7u * (uint64_t)i);
             free(X);
             free(uv);
             if (inl > 0)

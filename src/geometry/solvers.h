@@ -39,6 +39,12 @@ int pc_solve_fundamental_8pt(double F[9], const double *xa, const double *xb, co
 // Returns 1, or 0 when degenerate (collinear sample, singular H).
 int pc_solve_homography_dlt(double H[9], const double *xa, const double *xb, int n);
 
+// Absolute pose from three 2-D/3-D correspondences (P3P, Grunert; p3p.c). f (3, 3): unit bearing vectors
+// of the image points (K^-1 x, normalised), X (3, 3): the world points. Writes up to 4 world-to-camera
+// poses, f_i ~ R X_i + t, with the three points in front of the camera. Returns the number written
+// (0 for a degenerate triple).
+int pc_solve_p3p(double R[4][9], double t[4][3], const double f[9], const double X[9]);
+
 // The four (R, t) factorisations of an essential matrix (t unit, R proper).
 // Returns 4, or 0 when E is not finite / zero.
 int pc_essential_decompose(double R[4][9], double t[4][3], const double E[9]);

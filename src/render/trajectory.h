@@ -1,4 +1,4 @@
-// Internal helpers of the camera trajectory (src/geometry/trajectory.c);
+// Internal helpers of the camera trajectory (src/render/trajectory.c);
 // the public API is include/posecrafter/render.h.
 #ifndef PC_GEOMETRY_TRAJECTORY_H
 #define PC_GEOMETRY_TRAJECTORY_H
