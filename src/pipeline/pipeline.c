@@ -73,7 +73,7 @@ typedef struct {
     pc_pipeline_result *res;
     int stage;
     double t_stage, t_start;
-    char dir[4096];                 // out_dir or ""
+    const char *dir;                // the output folder, NULL: none (nothing is read or written)
     pc_image a, b;                  // prepared inputs (H, W, 3)
     pc_image a_rgb, b_rgb;          // the inputs as given, RGB
     pc_image *interp;               // (T) interpolation frames
@@ -86,7 +86,7 @@ typedef struct {
     pc_image *renders;              // (Tv) renders at the ViewCrafter size (evidence)
     pc_image *hvg;                  // (Tv) ViewCrafter frames
     int Tv;
-    uint64_t key_interp, key_relay, key_hvg;
+    uint64_t key_interp, key_relay;  // each stage's key enters the next one's
     pc_dust3r *dust3r;              // loaded once for stages 3 and 6/7
 } run_t;
 
@@ -120,8 +120,15 @@ static int on_ddim_step(void *ctx, const pc_ddim_step_info *info) {
     return 0;
 }
 
-static void sub_dir(char *out, size_t cap, const run_t *r, const char *name) {
-    snprintf(out, cap, "%s/%s", r->dir, name);
+// OUT/name (malloc), or NULL when out of memory
+static char *out_path(const run_t *r, const char *name) { return pc_path_join(r->dir, name); }
+
+// pc_image_save_png to a path made by pc_path_join
+static pc_status save_png(const pc_image *img, const char *dir, const char *name, pc_error *err) {
+    char *p = pc_path_join(dir, name);
+    pc_status st = p ? pc_image_save_png(img, p, err) : pc_err(err, PC_ERR_MEMORY, "out of memory");
+    free(p);
+    return st;
 }
 
 static void free_frames(pc_image *f, int n) {
@@ -240,14 +247,12 @@ static pc_status stage_prepare(run_t *r, const pc_image *A, const pc_image *B, p
     if (st == PC_OK) st = pc_image_to_rgb(&r->b_rgb, B, err);
     if (st == PC_OK) st = pc_interp_preprocess(&r->a, NULL, &r->a_rgb, o->H, o->W, o->cover, err);
     if (st == PC_OK) st = pc_interp_preprocess(&r->b, NULL, &r->b_rgb, o->H, o->W, o->cover, err);
-    if (st == PC_OK && r->dir[0]) {
-        char d[4200], p[4300];
-        sub_dir(d, sizeof(d), r, "inputs");
-        st = pc_pipe_mkdir(d, err);
-        snprintf(p, sizeof(p), "%s/A.png", d);
-        if (st == PC_OK) st = pc_image_save_png(&r->a, p, err);
-        snprintf(p, sizeof(p), "%s/B.png", d);
-        if (st == PC_OK) st = pc_image_save_png(&r->b, p, err);
+    if (st == PC_OK && r->dir) {
+        char *d = out_path(r, "inputs");
+        st = d ? pc_pipe_mkdir(d, err) : pc_err(err, PC_ERR_MEMORY, "out of memory");
+        if (st == PC_OK) st = save_png(&r->a, d, "A.png", err);
+        if (st == PC_OK) st = save_png(&r->b, d, "B.png", err);
+        free(d);
     }
     if (st == PC_OK) st = check_models(r, err);
     if (st == PC_OK) stage_end(r, 0, "done");
@@ -256,61 +261,49 @@ static pc_status stage_prepare(run_t *r, const pc_image *A, const pc_image *B, p
 
 // ---- stage 2: DynamiCrafter interpolation ----------------------------------------------------------------
 
-static void hash_ddim(pc_hash *h, const pc_ddim_sample_opts *d) {
-    pc_hash_f64(h, d->cfg_scale);
-    pc_hash_f64(h, d->guidance_rescale);
-    pc_hash_i64(h, d->v_param);
-    pc_hash_i64(h, (int64_t)d->seed);
-}
-
-static void hash_sched(pc_hash *h, const pc_ddpm_config *s) {  // field by field: the struct has padding
-    pc_hash_i64(h, s->timesteps);
-    pc_hash_f64(h, s->linear_start);
-    pc_hash_f64(h, s->linear_end);
-    pc_hash_i64(h, s->rescale_zero_snr);
-    pc_hash_i64(h, s->use_dynamic_rescale);
-    pc_hash_f64(h, s->base_scale);
-    pc_hash_i64(h, s->turning_step);
-}
-
-// The part of a diffusion stage's cache key that both stages share: sampler options, seed, schedule, head
-// sizes and the identity of the model files.
-static pc_status hash_diffusion(pc_hash *h, const run_t *r, int steps, double eta, int spacing, int64_t fs,
-                                const char *prompt, const pc_ddim_sample_opts *d, const pc_ddpm_config *sc,
-                                const char *const *files, int n, pc_error *err) {
-    pc_hash_i64(h, steps);
-    pc_hash_f64(h, eta);
-    pc_hash_i64(h, spacing);
-    pc_hash_i64(h, fs);
-    pc_hash_str(h, prompt);
-    hash_ddim(h, d);
-    pc_hash_i64(h, (int64_t)r->o->seed);
-    pc_hash_i64(h, r->o->diffusion_bf16);
-    hash_sched(h, sc);
-    pc_hash_i64(h, r->mf->ucfg.num_head_channels);
-    pc_hash_i64(h, r->mf->ccfg.text_heads * 1000000 + r->mf->ccfg.vision_heads * 1000 + r->mf->ccfg.resampler_heads);
-    for (int i = 0; i < n; i++) {
-        pc_status st = pc_hash_file_id(h, files[i], err);
-        if (st != PC_OK) return st;
+// The part of a diffusion stage's key that both diffusion stages share: sampler options, seed, schedule
+// (field by field: the structs have padding), head sizes and the identity of the model files.
+static pc_status key_diffusion(pc_stage *sg, const run_t *r, int steps, double eta, int spacing, int64_t fs,
+                               const char *prompt, const pc_ddim_sample_opts *d, const pc_ddpm_config *sc,
+                               const char *const *files, int n, pc_error *err) {
+    const pc_model_files *mf = r->mf;
+    const pc_key_field f[] = {
+        PC_KEY_I("steps", steps),
+        PC_KEY_D("eta", eta),
+        PC_KEY_I("timestep spacing", spacing),
+        PC_KEY_I("frame stride", fs),
+        PC_KEY_S("prompt", prompt),
+        PC_KEY_D("cfg scale", d->cfg_scale),
+        PC_KEY_D("guidance rescale", d->guidance_rescale),
+        PC_KEY_I("v-parametrisation", d->v_param),
+        PC_KEY_I("sampler seed", d->seed),
+        PC_KEY_I("seed", r->o->seed),
+        PC_KEY_I("bf16", r->o->diffusion_bf16),
+        PC_KEY_I("schedule timesteps", sc->timesteps),
+        PC_KEY_D("schedule linear start", sc->linear_start),
+        PC_KEY_D("schedule linear end", sc->linear_end),
+        PC_KEY_I("schedule zero-SNR rescale", sc->rescale_zero_snr),
+        PC_KEY_I("schedule dynamic rescale", sc->use_dynamic_rescale),
+        PC_KEY_D("schedule base scale", sc->base_scale),
+        PC_KEY_I("schedule turning step", sc->turning_step),
+        PC_KEY_I("unet head channels", mf->ucfg.num_head_channels),
+        PC_KEY_I("clip heads", mf->ccfg.text_heads * 1000000 + mf->ccfg.vision_heads * 1000 + mf->ccfg.resampler_heads),
+    };
+    pc_status st = pc_stage_key_add(sg, f, (int)PC_ARRAY_LEN(f), err);
+    for (int i = 0; i < n && st == PC_OK; i++) {
+        const pc_key_field ff = PC_KEY_F("model file", files[i]);
+        st = pc_stage_key_add(sg, &ff, 1, err);
     }
-    return PC_OK;
+    return st;
 }
 
-// 1 when dir holds the finished frames of a stage with this key (loaded into frames); else 0, frames zeroed.
-static int cached_frames(const run_t *r, const char *d, uint64_t key, pc_image *frames, int n, int W, int H) {
-    if (!r->dir[0] || !r->o->use_cache || !pc_stage_key_matches(d, key)) return 0;
+// 1 when the stage holds its finished frames (loaded into frames); else 0, frames zeroed.
+static int cached_frames(const pc_stage *sg, pc_image *frames, int n, int W, int H) {
+    if (!pc_stage_cached(sg)) return 0;
     pc_error e2;
-    if (pc_frames_load(frames, n, d, "frame", W, H, &e2) == PC_OK) return 1;
+    if (pc_frames_load(frames, n, sg->dir, "frame", W, H, &e2) == PC_OK) return 1;
     memset(frames, 0, sizeof(pc_image) * (size_t)n);
     return 0;
-}
-
-// The folder of a stage about to be computed: created, its old key removed first (a crash leaves none).
-static pc_status fresh_stage_dir(const run_t *r, const char *d, pc_error *err) {
-    if (!r->dir[0]) return PC_OK;
-    pc_status st = pc_pipe_mkdir(d, err);
-    if (st == PC_OK) pc_stage_key_remove(d);
-    return st;
 }
 
 static float *u8_to_unit(const pc_image *img) {  // (3, H, W) in [-1, 1]: (u8 / 255 - 0.5) / 0.5
@@ -325,28 +318,33 @@ static float *u8_to_unit(const pc_image *img) {  // (3, H, W) in [-1, 1]: (u8 / 
 static pc_status stage_interp(run_t *r, pc_error *err) {
     const pc_pipeline_opts *o = r->o;
     stage_begin(r, ST_INTERP, "DynamiCrafter interpolation");
-    pc_hash h;
-    pc_hash_init(&h);
-    pc_hash_str(&h, "interp/1");
-    pc_hash_bytes(&h, r->a.data, (size_t)r->a.w * r->a.h * 3);
-    pc_hash_bytes(&h, r->b.data, (size_t)r->b.w * r->b.h * 3);
-    pc_hash_i64(&h, o->interp.T);
-    pc_status st = hash_diffusion(&h, r, o->interp.steps, o->interp.eta, o->interp.spacing, o->interp.fs,
-                                  o->interp.prompt, &o->interp.ddim, &o->interp.sched, r->mf->interp, r->mf->n_interp,
-                                  err);
-    if (st != PC_OK) return st;
-    r->key_interp = h.h;
+    pc_stage sg;
+    pc_status st = pc_stage_open(&sg, r->dir, "interp", "interp/1", o->use_cache, err);
+    const pc_key_field key[] = {
+        PC_KEY_B("image A", r->a.data, (size_t)r->a.w * r->a.h * 3),
+        PC_KEY_B("image B", r->b.data, (size_t)r->b.w * r->b.h * 3),
+        PC_KEY_I("frames", o->interp.T),
+    };
+    if (st == PC_OK) st = pc_stage_key_add(&sg, key, (int)PC_ARRAY_LEN(key), err);
+    if (st == PC_OK)
+        st = key_diffusion(&sg, r, o->interp.steps, o->interp.eta, o->interp.spacing, o->interp.fs, o->interp.prompt,
+                           &o->interp.ddim, &o->interp.sched, r->mf->interp, r->mf->n_interp, err);
+    r->key_interp = pc_stage_key(&sg);
     r->T = o->interp.T;
-    r->interp = (pc_image *)calloc((size_t)r->T, sizeof(pc_image));
-    if (!r->interp) return pc_err(err, PC_ERR_MEMORY, "out of memory");
-    char d[4200];
-    sub_dir(d, sizeof(d), r, "interp");
-    if (cached_frames(r, d, r->key_interp, r->interp, r->T, o->W, o->H)) {
+    if (st == PC_OK) {
+        r->interp = (pc_image *)calloc((size_t)r->T, sizeof(pc_image));
+        if (!r->interp) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+    }
+    if (st == PC_OK && cached_frames(&sg, r->interp, r->T, o->W, o->H)) {
+        pc_stage_close(&sg);
         stage_end(r, 1, "cached");
         return PC_OK;
     }
-    st = fresh_stage_dir(r, d, err);
-    if (st != PC_OK) return st;
+    if (st == PC_OK) st = pc_stage_begin(&sg, err);
+    if (st != PC_OK) {
+        pc_stage_close(&sg);
+        return st;
+    }
     pc_diffusion_bundle bd;
     int bf16_was = 0;
     st = diffusion_begin(r, "loading DynamiCrafter", &bd, r->mf->interp, r->mf->n_interp, &bf16_was, err);
@@ -368,8 +366,9 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
     free(xa);
     free(xb);
     free(video);
-    if (st == PC_OK && r->dir[0]) st = pc_frames_save(r->interp, r->T, d, "frame", err);
-    if (st == PC_OK && r->dir[0]) st = pc_stage_key_write(d, r->key_interp, err);
+    if (st == PC_OK && sg.dir) st = pc_frames_save(r->interp, r->T, sg.dir, "frame", err);
+    if (st == PC_OK) st = pc_stage_commit(&sg, err);
+    pc_stage_close(&sg);
     if (st == PC_OK) stage_end(r, 0, "done");
     return st;
 }
@@ -387,7 +386,7 @@ static pc_status crop_to_aspect(pc_image *out, const pc_image *img, int W, int H
     return pc_image_crop(out, img, x0, y0, x0 + cw, y0 + ch, err);
 }
 
-static pc_status relay_save(run_t *r, const char *d, pc_error *err) {
+static pc_status relay_save(run_t *r, const pc_stage *sg, pc_error *err) {
     int64_t shc[2] = {4, 22}, shp[2] = {r->P, 6};
     double cams[4 * 22];
     for (int k = 0; k < 4; k++) {
@@ -396,31 +395,28 @@ static pc_status relay_save(run_t *r, const char *d, pc_error *err) {
         c[16] = r->relay_cam[k].fx, c[17] = r->relay_cam[k].fy, c[18] = r->relay_cam[k].cx, c[19] = r->relay_cam[k].cy;
         c[20] = r->relay_W, c[21] = r->relay_H;
     }
-    char p[4300];
-    pc_tensor tc = pc_tensor_view(cams, PC_F64, 2, shc);
-    snprintf(p, sizeof(p), "%s/relay_cameras.npy", d);
-    pc_status st = pc_npy_save(p, &tc, err);
-    if (st == PC_OK) {
-        pc_tensor tp = pc_tensor_view(r->cloud, PC_F32, 2, shp);
-        snprintf(p, sizeof(p), "%s/relay_cloud.npy", d);
-        st = pc_npy_save(p, &tp, err);
-    }
+    pc_tensor tc = pc_tensor_view(cams, PC_F64, 2, shc), tp = pc_tensor_view(r->cloud, PC_F32, 2, shp);
+    char *pc = pc_stage_file(sg, "relay_cameras.npy"), *pp = pc_stage_file(sg, "relay_cloud.npy");
+    pc_status st = (!pc || !pp) ? pc_err(err, PC_ERR_MEMORY, "out of memory") : PC_OK;
+    if (st == PC_OK) st = pc_npy_save(pc, &tc, err);
+    if (st == PC_OK) st = pc_npy_save(pp, &tp, err);
+    free(pc);
+    free(pp);
     return st;
 }
 
-static pc_status relay_load(run_t *r, const char *d, pc_error *err) {
-    char p[4300];
+static pc_status relay_load(run_t *r, const pc_stage *sg, pc_error *err) {
     pc_tensor tc = {0}, tp = {0};
-    snprintf(p, sizeof(p), "%s/relay_cameras.npy", d);
-    pc_status st = pc_npy_load(&tc, p, err);
+    char *pc = pc_stage_file(sg, "relay_cameras.npy"), *pp = pc_stage_file(sg, "relay_cloud.npy");
+    pc_status st = (!pc || !pp) ? pc_err(err, PC_ERR_MEMORY, "out of memory") : PC_OK;
+    if (st == PC_OK) st = pc_npy_load(&tc, pc, err);
     if (st == PC_OK && (tc.dtype != PC_F64 || tc.ndim != 2 || tc.shape[0] != 4 || tc.shape[1] != 22))
-        st = pc_err(err, PC_ERR_FORMAT, "%s: expected (4, 22) float64", p);
-    if (st == PC_OK) {
-        snprintf(p, sizeof(p), "%s/relay_cloud.npy", d);
-        st = pc_npy_load(&tp, p, err);
-    }
+        st = pc_err(err, PC_ERR_FORMAT, "%s: expected (4, 22) float64", pc);
+    if (st == PC_OK) st = pc_npy_load(&tp, pp, err);
     if (st == PC_OK && (tp.dtype != PC_F32 || tp.ndim != 2 || tp.shape[1] != 6 || tp.shape[0] < 1))
-        st = pc_err(err, PC_ERR_FORMAT, "%s: expected (P, 6) float32", p);
+        st = pc_err(err, PC_ERR_FORMAT, "%s: expected (P, 6) float32", pp);
+    free(pc);
+    free(pp);
     if (st == PC_OK) {
         const double *c = (const double *)tc.data;
         for (int k = 0; k < 4; k++) {
@@ -448,48 +444,59 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
     pc_status st = PC_OK;
     for (int k = 0; k < 4 && st == PC_OK; k++) st = crop_to_aspect(&r->relay_img[k], &r->interp[idx[k]], vc_W, vc_H, err);
     if (st != PC_OK) return st;
-    pc_hash h;
-    pc_hash_init(&h);
-    pc_hash_str(&h, "relay/1");
-    pc_hash_i64(&h, (int64_t)r->key_interp);
-    pc_hash_i64(&h, o->dust3r_size);
-    pc_hash_i64(&h, vc_W * 100000 + vc_H);
-    pc_hash_i64(&h, o->ga.niter);
-    pc_hash_f64(&h, o->ga.lr);
-    pc_hash_f64(&h, o->ga.lr_min);
-    pc_hash_i64(&h, o->ga.schedule);
-    pc_hash_f64(&h, o->ga.min_conf_thr);
-    pc_hash_i64(&h, (int64_t)o->ga.seed);
-    if (o->backbone != PC_BACKBONE_DUST3R) pc_hash_i64(&h, o->backbone);  // keys of DUSt3R runs stay as they were
-    if (o->backbone == PC_BACKBONE_MAST3R_SPARSE) {
-        pc_hash_f64(&h, o->sga.lr1), pc_hash_i64(&h, o->sga.niter1), pc_hash_f64(&h, o->sga.lr2);
-        pc_hash_i64(&h, o->sga.niter2), pc_hash_i64(&h, o->sga.opt_pp), pc_hash_i64(&h, o->sga.opt_depth);
-        pc_hash_f64(&h, o->sga.matching_conf_thr), pc_hash_i64(&h, o->sga.subsample);
-    }
-    st = pc_hash_file_id(&h, recon_file(r), err);
-    if (st != PC_OK) return st;
-    r->key_relay = h.h;
-    char d[4200];
-    sub_dir(d, sizeof(d), r, "relay");
-    if (r->dir[0] && o->use_cache && pc_stage_key_matches(d, r->key_relay)) {
+    pc_stage sg;
+    st = pc_stage_open(&sg, r->dir, "relay", "relay/1", o->use_cache, err);
+    const pc_key_field key[] = {
+        PC_KEY_I("interp key", r->key_interp),
+        PC_KEY_I("dust3r size", o->dust3r_size),
+        PC_KEY_I("viewcrafter size", vc_W * 100000 + vc_H),
+        PC_KEY_I("ga iterations", o->ga.niter),
+        PC_KEY_D("ga lr", o->ga.lr),
+        PC_KEY_D("ga lr min", o->ga.lr_min),
+        PC_KEY_I("ga schedule", o->ga.schedule),
+        PC_KEY_D("ga min conf", o->ga.min_conf_thr),
+        PC_KEY_I("ga seed", o->ga.seed),
+    };
+    // the backbone enters only when it is not DUSt3R: keys of DUSt3R runs stay as they were
+    const pc_key_field key_backbone[] = {PC_KEY_I("backbone", o->backbone)};
+    const pc_key_field key_sparse[] = {
+        PC_KEY_D("sga lr1", o->sga.lr1), PC_KEY_I("sga niter1", o->sga.niter1),
+        PC_KEY_D("sga lr2", o->sga.lr2), PC_KEY_I("sga niter2", o->sga.niter2),
+        PC_KEY_I("sga opt pp", o->sga.opt_pp), PC_KEY_I("sga opt depth", o->sga.opt_depth),
+        PC_KEY_D("sga matching conf", o->sga.matching_conf_thr), PC_KEY_I("sga subsample", o->sga.subsample),
+    };
+    const pc_key_field key_model[] = {PC_KEY_F("reconstruction model", recon_file(r))};
+    if (st == PC_OK) st = pc_stage_key_add(&sg, key, (int)PC_ARRAY_LEN(key), err);
+    if (st == PC_OK && o->backbone != PC_BACKBONE_DUST3R) st = pc_stage_key_add(&sg, key_backbone, 1, err);
+    if (st == PC_OK && o->backbone == PC_BACKBONE_MAST3R_SPARSE)
+        st = pc_stage_key_add(&sg, key_sparse, (int)PC_ARRAY_LEN(key_sparse), err);
+    if (st == PC_OK) st = pc_stage_key_add(&sg, key_model, 1, err);
+    r->key_relay = pc_stage_key(&sg);
+    if (st == PC_OK && pc_stage_cached(&sg)) {
         pc_error e2;
-        if (relay_load(r, d, &e2) == PC_OK) {
+        if (relay_load(r, &sg, &e2) == PC_OK) {
+            pc_stage_close(&sg);
             stage_end(r, 1, "cached");
             return PC_OK;
         }
         free(r->cloud);
         r->cloud = NULL;
     }
-    st = fresh_stage_dir(r, d, err);
-    if (st != PC_OK) return st;
-    st = load_dust3r(r, err);
-    if (st != PC_OK) return st;
+    if (st == PC_OK) st = pc_stage_begin(&sg, err);
+    if (st == PC_OK) st = load_dust3r(r, err);
+    if (st != PC_OK) {
+        pc_stage_close(&sg);
+        return st;
+    }
     char msg[128];
     snprintf(msg, sizeof(msg), "%s on 12 pairs of the 4 relay frames, then global alignment", pc_backbone_name(o->backbone));
     emit(r, msg, 0, 0, 0);
     pc_recon rc;
     st = recon(r, &rc, r->relay_img, 4, NULL, err);
-    if (st != PC_OK) return st;
+    if (st != PC_OK) {
+        pc_stage_close(&sg);
+        return st;
+    }
     r->relay_W = rc.W[0], r->relay_H = rc.H[0];
     for (int k = 0; k < 4; k++) {
         if (rc.W[k] != r->relay_W || rc.H[k] != r->relay_H) st = pc_err(err, PC_ERR_SHAPE, "relay frames differ in size");
@@ -521,19 +528,61 @@ static pc_status stage_relay(run_t *r, int vc_W, int vc_H, pc_error *err) {
                 }
         r->P = P;
     }
-    if (st == PC_OK && r->dir[0]) {
+    if (st == PC_OK && sg.dir) {
         static const char *const names[4] = {"relay_0.png", "relay_1.png", "relay_2.png", "relay_3.png"};
-        st = pc_recon_write(&rc, d, names, cloud_thr(r), err);
-        if (st == PC_OK) st = relay_save(r, d, err);
-        if (st == PC_OK) st = pc_frames_save(rc.u8, 4, d, "relay", err);
-        if (st == PC_OK) st = pc_stage_key_write(d, r->key_relay, err);
+        st = pc_recon_write(&rc, sg.dir, names, cloud_thr(r), err);
+        if (st == PC_OK) st = relay_save(r, &sg, err);
+        if (st == PC_OK) st = pc_frames_save(rc.u8, 4, sg.dir, "relay", err);
+        if (st == PC_OK) st = pc_stage_commit(&sg, err);
     }
+    pc_stage_close(&sg);
     pc_recon_free(&rc);
     if (st == PC_OK) stage_end(r, 0, "done");
     return st;
 }
 
 // ---- stage 4: trajectory + render ------------------------------------------------------------------------
+
+// Evidence of the render stage: the camera path (docs/PIPELINE.md, renders/trajectory.json). Values at 9
+// significant digits (float precision and a bit), the file's precision since it was first written.
+static double sig9(double v) {
+    char b[32];
+    snprintf(b, sizeof(b), "%.9g", v);
+    return strtod(b, NULL);
+}
+
+static pc_status write_trajectory(const char *dir, const pc_camera *path, int n, int W, int H, int Wd, int Hd,
+                                  const int key_frames[4], pc_error *err) {
+    cJSON *doc = cJSON_CreateObject(), *cams = NULL;
+    pc_status st = doc ? PC_OK : pc_err(err, PC_ERR_MEMORY, "out of memory");
+    if (st == PC_OK) {
+        cJSON_AddNumberToObject(doc, "width", W);
+        cJSON_AddNumberToObject(doc, "height", H);
+        cJSON_AddNumberToObject(doc, "render_width", Wd);
+        cJSON_AddNumberToObject(doc, "render_height", Hd);
+        cJSON_AddItemToObject(doc, "key_frames", cJSON_CreateIntArray(key_frames, 4));
+        cams = cJSON_AddArrayToObject(doc, "cameras");
+    }
+    for (int t = 0; t < n && cams; t++) {
+        cJSON *c = cJSON_CreateObject();
+        if (!c) break;
+        cJSON_AddItemToArray(cams, c);
+        double m[16];
+        for (int q = 0; q < 16; q++) m[q] = sig9(path[t].c2w[q]);
+        cJSON_AddItemToObject(c, "cam2world", cJSON_CreateDoubleArray(m, 16));
+        cJSON_AddNumberToObject(c, "fx", sig9(path[t].fx));
+        cJSON_AddNumberToObject(c, "fy", sig9(path[t].fy));
+        cJSON_AddNumberToObject(c, "cx", sig9(path[t].cx));
+        cJSON_AddNumberToObject(c, "cy", sig9(path[t].cy));
+    }
+    if (st == PC_OK && (!cams || cJSON_GetArraySize(cams) != n)) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+    char *p = st == PC_OK ? pc_path_join(dir, "trajectory.json") : NULL;
+    if (st == PC_OK && !p) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+    if (st == PC_OK) st = pc_evidence_json(p, doc, err);
+    free(p);
+    cJSON_Delete(doc);
+    return st;
+}
 
 static pc_status stage_render(run_t *r, int vc_W, int vc_H, float **renders_out, pc_error *err) {
     const pc_pipeline_opts *o = r->o;
@@ -585,25 +634,11 @@ static pc_status stage_render(run_t *r, int vc_W, int vc_H, float **renders_out,
             }
         }
     }
-    if (st == PC_OK && r->dir[0]) {
-        char d[4200], p[4300];
-        sub_dir(d, sizeof(d), r, "renders");
-        st = pc_frames_save(r->renders, n, d, "render", err);
-        snprintf(p, sizeof(p), "%s/trajectory.json", d);
-        FILE *f = st == PC_OK ? fopen(p, "w") : NULL;
-        if (st == PC_OK && !f) st = pc_err(err, PC_ERR_IO, "cannot write %s", p);
-        if (f) {
-            fprintf(f, "{\"width\": %d, \"height\": %d, \"render_width\": %d, \"render_height\": %d, \"key_frames\": [%d, %d, %d, %d],\n \"cameras\": [\n",
-                    vc_W, vc_H, Wd, Hd, key_frames[0], key_frames[1], key_frames[2], key_frames[3]);
-            for (int t = 0; t < n; t++) {
-                fprintf(f, "  {\"cam2world\": [");
-                for (int q = 0; q < 16; q++) fprintf(f, "%s%.9g", q ? ", " : "", path[t].c2w[q]);
-                fprintf(f, "], \"fx\": %.9g, \"fy\": %.9g, \"cx\": %.9g, \"cy\": %.9g}%s\n", path[t].fx, path[t].fy,
-                        path[t].cx, path[t].cy, t + 1 < n ? "," : "");
-            }
-            fprintf(f, " ]}\n");
-            if (fclose(f) != 0) st = pc_err(err, PC_ERR_IO, "cannot write %s", p);
-        }
+    if (st == PC_OK && r->dir) {
+        char *d = out_path(r, "renders");
+        st = d ? pc_frames_save(r->renders, n, d, "render", err) : pc_err(err, PC_ERR_MEMORY, "out of memory");
+        if (st == PC_OK) st = write_trajectory(d, path, n, vc_W, vc_H, Wd, Hd, key_frames, err);
+        free(d);
     }
     free(path);
     free(small);
@@ -622,31 +657,36 @@ static pc_status stage_render(run_t *r, int vc_W, int vc_H, float **renders_out,
 static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, pc_error *err) {
     const pc_pipeline_opts *o = r->o;
     stage_begin(r, ST_HVG, "ViewCrafter diffusion over the renders");
-    pc_hash h;
-    pc_hash_init(&h);
-    pc_hash_str(&h, "hvg/1");
-    pc_hash_i64(&h, (int64_t)r->key_relay);
-    pc_hash_i64(&h, o->traj.rot);
-    pc_hash_i64(&h, o->traj.spacing);
-    pc_hash_i64(&h, o->traj.n);
-    pc_hash_i64(&h, o->traj.vc_quirks);
-    pc_hash_i64(&h, vc_W * 100000 + vc_H);
-    pc_hash_i64(&h, o->vc.cond_frame);
-    pc_status st = hash_diffusion(&h, r, o->vc.steps, o->vc.eta, o->vc.spacing, o->vc.fs, o->vc.prompt, &o->vc.ddim,
-                                  &o->vc.sched, r->mf->vc, r->mf->n_vc, err);
-    if (st != PC_OK) return st;
-    r->key_hvg = h.h;
+    pc_stage sg;
+    pc_status st = pc_stage_open(&sg, r->dir, "hvg", "hvg/1", o->use_cache, err);
+    const pc_key_field key[] = {
+        PC_KEY_I("relay key", r->key_relay),
+        PC_KEY_I("trajectory rotation", o->traj.rot),
+        PC_KEY_I("trajectory spacing", o->traj.spacing),
+        PC_KEY_I("trajectory poses", o->traj.n),
+        PC_KEY_I("trajectory viewcrafter quirks", o->traj.vc_quirks),
+        PC_KEY_I("viewcrafter size", vc_W * 100000 + vc_H),
+        PC_KEY_I("condition frame", o->vc.cond_frame),
+    };
+    if (st == PC_OK) st = pc_stage_key_add(&sg, key, (int)PC_ARRAY_LEN(key), err);
+    if (st == PC_OK)
+        st = key_diffusion(&sg, r, o->vc.steps, o->vc.eta, o->vc.spacing, o->vc.fs, o->vc.prompt, &o->vc.ddim,
+                           &o->vc.sched, r->mf->vc, r->mf->n_vc, err);
     const int n = r->Tv;
-    r->hvg = (pc_image *)calloc((size_t)n, sizeof(pc_image));
-    if (!r->hvg) return pc_err(err, PC_ERR_MEMORY, "out of memory");
-    char d[4200];
-    sub_dir(d, sizeof(d), r, "hvg");
-    if (cached_frames(r, d, r->key_hvg, r->hvg, n, vc_W, vc_H)) {
+    if (st == PC_OK) {
+        r->hvg = (pc_image *)calloc((size_t)n, sizeof(pc_image));
+        if (!r->hvg) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+    }
+    if (st == PC_OK && cached_frames(&sg, r->hvg, n, vc_W, vc_H)) {
+        pc_stage_close(&sg);
         stage_end(r, 1, "cached");
         return PC_OK;
     }
-    st = fresh_stage_dir(r, d, err);
-    if (st != PC_OK) return st;
+    if (st == PC_OK) st = pc_stage_begin(&sg, err);
+    if (st != PC_OK) {
+        pc_stage_close(&sg);
+        return st;
+    }
     pc_diffusion_bundle bd;
     int bf16_was = 0;
     st = diffusion_begin(r, "loading ViewCrafter", &bd, r->mf->vc, r->mf->n_vc, &bf16_was, err);
@@ -699,8 +739,9 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
     free(in);
     free(out);
     if (st == PC_OK && written != n) st = pc_err(err, PC_ERR_ARG, "ViewCrafter clips cover %d of %d frames", written, n);
-    if (st == PC_OK && r->dir[0]) st = pc_frames_save(r->hvg, n, d, "frame", err);
-    if (st == PC_OK && r->dir[0]) st = pc_stage_key_write(d, r->key_hvg, err);
+    if (st == PC_OK && sg.dir) st = pc_frames_save(r->hvg, n, sg.dir, "frame", err);
+    if (st == PC_OK) st = pc_stage_commit(&sg, err);
+    pc_stage_close(&sg);
     if (st == PC_OK) stage_end(r, 0, "done");
     return st;
 }
@@ -849,18 +890,23 @@ static void top_k(const double *scores, const uint8_t *excluded, int n, int k, i
 }
 
 static pc_status write_selection(run_t *r, const pc_fms_frame_stats *fs, int nc, const uint8_t *is_sel, pc_error *err) {
-    char p[4300];
-    snprintf(p, sizeof(p), "%s/selection.tsv", r->dir);
+    char *p = out_path(r, "selection.tsv");
+    if (!p) return pc_err(err, PC_ERR_MEMORY, "out of memory");
     FILE *f = fopen(p, "w");
-    if (!f) return pc_err(err, PC_ERR_IO, "cannot write %s", p);
+    if (!f) {
+        pc_status st = pc_err(err, PC_ERR_IO, "cannot write %s", p);
+        free(p);
+        return st;
+    }
     fprintf(f, "# selector %s, candidates from %s, k %d%s\n", pc_selector_name(r->o->selector),
             r->res->candidates_from, r->o->k, r->o->selector == PC_SELECT_FMS ? "" : " (FMS statistics for reference)");
     fprintf(f, "frame\tkeypoints\tmatches_a\tinliers_a\tmatches_b\tinliers_b\tfms_score\tselector_score\tselected\n");
     for (int i = 0; i < nc; i++)
         fprintf(f, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.6g\t%d\n", i, fs[i].n_keypoints, fs[i].matches_a, fs[i].inliers_a,
                 fs[i].matches_b, fs[i].inliers_b, fs[i].score, r->res->scores[i], is_sel[i]);
-    if (fclose(f) != 0) return pc_err(err, PC_ERR_IO, "cannot write %s", p);
-    return PC_OK;
+    pc_status st = fclose(f) != 0 ? pc_err(err, PC_ERR_IO, "cannot write %s", p) : PC_OK;
+    free(p);
+    return st;
 }
 
 // ---- stage 7: final pose ---------------------------------------------------------------------------------
@@ -883,7 +929,7 @@ static pc_status finish_pose(run_t *r, pc_recon *rc, pc_error *err) {
         res->height[v] = rc->map[v][1];
     }
     res->final_loss = rc->loss;
-    if (r->dir[0]) {
+    if (r->dir) {
         const char **names = (const char **)calloc((size_t)rc->n, sizeof(char *));
         char(*buf)[32] = (char(*)[32])calloc((size_t)rc->n, 32);
         pc_status st = (!names || !buf) ? pc_err(err, PC_ERR_MEMORY, "out of memory") : PC_OK;
@@ -894,9 +940,10 @@ static pc_status finish_pose(run_t *r, pc_recon *rc, pc_error *err) {
                 snprintf(buf[k], 32, "%s_%02d", res->candidates_from, res->selected[k - 2]);
             names[k] = buf[k];
         }
-        char d[4200];
-        sub_dir(d, sizeof(d), r, "final");
+        char *d = st == PC_OK ? out_path(r, "final") : NULL;
+        if (st == PC_OK && !d) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
         if (st == PC_OK) st = pc_recon_write(rc, d, names, cloud_thr(r), err);
+        free(d);
         free(names);
         free(buf);
         return st;
@@ -953,11 +1000,11 @@ static pc_status stage_select_and_pose(run_t *r, pc_error *err) {
         }
     }
     for (int i = 0; i < res->n_selected && st == PC_OK; i++) is_sel[res->selected[i]] = 1;
-    if (st == PC_OK && r->dir[0]) st = write_selection(r, fs, nc, is_sel, err);
-    if (st == PC_OK && r->dir[0]) {
-        char p[4300];
-        snprintf(p, sizeof(p), "%s/contact_sheet.png", r->dir);
-        st = pc_contact_sheet(p, &r->a, &r->b, cand, nc, is_sel, err);
+    if (st == PC_OK && r->dir) st = write_selection(r, fs, nc, is_sel, err);
+    if (st == PC_OK && r->dir) {
+        char *p = out_path(r, "contact_sheet.png");
+        st = p ? pc_contact_sheet(p, &r->a, &r->b, cand, nc, is_sel, err) : pc_err(err, PC_ERR_MEMORY, "out of memory");
+        free(p);
     }
     if (st == PC_OK) {
         char msg[128];
@@ -1013,12 +1060,9 @@ pc_status pc_pipeline_run(pc_pipeline_result *res, const pc_model_files *mf, con
     r.pool = pool;
     r.res = res;
     r.t_start = pc_time_sec();
-    if (o->out_dir) {
-        if (strlen(o->out_dir) > 3000) return pc_err(err, PC_ERR_ARG, "pipeline: output path too long");
-        snprintf(r.dir, sizeof(r.dir), "%s", o->out_dir);
-    }
+    r.dir = o->out_dir && o->out_dir[0] ? o->out_dir : NULL;
     float *renders = NULL;
-    pc_status st = r.dir[0] ? pc_pipe_mkdir(r.dir, err) : PC_OK;
+    pc_status st = r.dir ? pc_pipe_mkdir(r.dir, err) : PC_OK;
     if (st == PC_OK) st = stage_prepare(&r, A, B, err);
     if (st == PC_OK) st = stage_interp(&r, err);
     if (st == PC_OK && o->hvg) st = stage_relay(&r, vc_W, vc_H, err);
@@ -1028,10 +1072,10 @@ pc_status pc_pipeline_run(pc_pipeline_result *res, const pc_model_files *mf, con
     if (st == PC_OK) st = stage_select_and_pose(&r, err);
     res->total_s = pc_time_sec() - r.t_start;
     res->peak_rss = pc_peak_rss_bytes();
-    if (st == PC_OK && r.dir[0]) {
-        char p[4300];
-        snprintf(p, sizeof(p), "%s/pose.json", r.dir);
-        st = pc_pipeline_write_json(p, res, o, err);
+    if (st == PC_OK && r.dir) {
+        char *p = out_path(&r, "pose.json");
+        st = p ? pc_pipeline_write_json(p, res, o, err) : pc_err(err, PC_ERR_MEMORY, "out of memory");
+        free(p);
     }
     pc_dust3r_free(r.dust3r);
     pc_image_free(&r.a);

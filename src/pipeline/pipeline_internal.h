@@ -5,6 +5,8 @@
 #include "posecrafter/dust3r.h"
 #include "posecrafter/sparse_ga.h"
 #include "posecrafter/pipeline.h"
+#include "pipeline/evidence.h"
+#include "pipeline/stage_cache.h"
 
 // DUSt3R (a symmetrized scene graph, complete by default) + global alignment over n images: dust3r's demo get_reconstructed_scene
 // (PairViewer for two views, PointCloudOptimizer with MST init otherwise).
@@ -39,29 +41,5 @@ void pc_recon_free(pc_recon *r);
 void pc_recon_intrinsics(const pc_recon *r, int k, double *fx, double *fy, double *cx, double *cy);
 // cameras.json, COLMAP text, points.ply (pixels with conf > min_conf) into dir (created).
 pc_status pc_recon_write(const pc_recon *r, const char *dir, const char *const *names, float min_conf, pc_error *err);
-
-// ---- small helpers shared by the pipeline files ----
-pc_status pc_pipe_mkdir(const char *path, pc_error *err);
-// 64-bit FNV-1a
-typedef struct { uint64_t h; } pc_hash;
-void pc_hash_init(pc_hash *h);
-void pc_hash_bytes(pc_hash *h, const void *p, size_t n);
-void pc_hash_str(pc_hash *h, const char *s);
-void pc_hash_i64(pc_hash *h, int64_t v);
-void pc_hash_f64(pc_hash *h, double v);
-// size + the first and last 1 MiB of the file (cheap identity of a multi-GB checkpoint)
-pc_status pc_hash_file_id(pc_hash *h, const char *path, pc_error *err);
-// stage.key handling: 1 when dir/stage.key holds key
-int pc_stage_key_matches(const char *dir, uint64_t key);
-pc_status pc_stage_key_write(const char *dir, uint64_t key, pc_error *err);
-void pc_stage_key_remove(const char *dir);
-
-// frames: n RGB images saved as dir/<prefix>_XX.png / loaded back (each must be W x H x 3)
-pc_status pc_frames_save(const pc_image *frames, int n, const char *dir, const char *prefix, pc_error *err);
-pc_status pc_frames_load(pc_image *frames, int n, const char *dir, const char *prefix, int W, int H, pc_error *err);
-
-// contact sheet: A, B on the first row, then every candidate, selected ones framed in green
-pc_status pc_contact_sheet(const char *path, const pc_image *a, const pc_image *b, const pc_image *frames, int n,
-                           const uint8_t *selected, pc_error *err);
 
 #endif

@@ -1,12 +1,11 @@
 // pose.json: the pipeline's result in the classical estimator's convention (X_B = R X_A + t), plus the
 // intrinsics, the selection and per-stage timings. Documented in docs/PIPELINE.md.
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/common.h"
+#include "pipeline/evidence.h"
 #include "posecrafter/pipeline.h"
 
 pc_status pc_pipeline_write_json(const char *path, const pc_pipeline_result *r, const pc_pipeline_opts *o,
@@ -69,21 +68,7 @@ pc_status pc_pipeline_write_json(const char *path, const pc_pipeline_result *r, 
     }
     cJSON_AddNumberToObject(tm, "total", r->total_s);
     cJSON_AddNumberToObject(root, "peak_rss_bytes", (double)r->peak_rss);
-    char *txt = cJSON_Print(root);
+    pc_status s = pc_evidence_json(path, root, err);
     cJSON_Delete(root);
-    if (!txt) return pc_err(err, PC_ERR_MEMORY, "out of memory");
-    pc_status s = PC_OK;
-    if (!path) {
-        printf("%s\n", txt);
-    } else {
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            s = pc_err(err, PC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        } else {
-            const int ok = fputs(txt, f) >= 0 && fputc('\n', f) != EOF;
-            if (fclose(f) != 0 || !ok) s = pc_err(err, PC_ERR_IO, "cannot write %s", path);
-        }
-    }
-    free(txt);
     return s;
 }

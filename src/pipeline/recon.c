@@ -181,7 +181,7 @@ pc_status pc_recon_write(const pc_recon *r, const char *dir, const char *const *
     pc_status st = pc_pipe_mkdir(dir, err);
     const uint8_t **rgb = (const uint8_t **)calloc((size_t)r->n, sizeof(uint8_t *));
     uint8_t **masks = (uint8_t **)calloc((size_t)r->n, sizeof(uint8_t *));
-    char path[4200];
+    char *path = NULL;
     if (st == PC_OK && (!rgb || !masks)) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
     for (int k = 0; k < r->n && st == PC_OK; k++) {
         const size_t hw = (size_t)r->H[k] * r->W[k];
@@ -194,16 +194,20 @@ pc_status pc_recon_write(const pc_recon *r, const char *dir, const char *const *
         for (size_t p = 0; p < hw; p++) masks[k][p] = r->conf[k][p] > min_conf;
     }
     if (st == PC_OK) {
-        snprintf(path, sizeof(path), "%s/cameras.json", dir);
-        st = pc_align_write_cameras_json(path, &r->res, r->H, r->W, names, err);
+        path = pc_path_join(dir, "cameras.json");
+        st = path ? pc_align_write_cameras_json(path, &r->res, r->H, r->W, names, err)
+                  : pc_err(err, PC_ERR_MEMORY, "out of memory");
+        free(path);
     }
     if (st == PC_OK)
         st = pc_align_write_colmap(dir, &r->res, r->H, r->W, names, (const float *const *)r->pts, rgb,
                                    (const uint8_t *const *)masks, err);
     if (st == PC_OK) {
-        snprintf(path, sizeof(path), "%s/points.ply", dir);
-        st = pc_align_write_ply(path, r->n, r->H, r->W, (const float *const *)r->pts, rgb,
-                                (const uint8_t *const *)masks, err);
+        path = pc_path_join(dir, "points.ply");
+        st = path ? pc_align_write_ply(path, r->n, r->H, r->W, (const float *const *)r->pts, rgb,
+                                       (const uint8_t *const *)masks, err)
+                  : pc_err(err, PC_ERR_MEMORY, "out of memory");
+        free(path);
     }
     if (masks)
         for (int k = 0; k < r->n; k++) free(masks[k]);

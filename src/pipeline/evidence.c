@@ -1,12 +1,13 @@
-// Pipeline plumbing: output folders, stage keys for the cache, frame sets as PNG, the contact sheet.
+// Evidence files of a pipeline run (evidence.h): folders, paths, JSON documents, frame sets, the contact sheet.
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "core/common.h"
-#include "pipeline/pipeline_internal.h"
+#include "pipeline/evidence.h"
 
 // mkdir -p
 pc_status pc_pipe_mkdir(const char *path, pc_error *err) {
@@ -15,8 +16,8 @@ pc_status pc_pipe_mkdir(const char *path, pc_error *err) {
         if (S_ISDIR(sb.st_mode)) return PC_OK;
         return pc_err(err, PC_ERR_IO, "%s exists and is not a folder", path);
     }
-    char parent[4200];
-    snprintf(parent, sizeof(parent), "%s", path);
+    char *parent = strdup(path);
+    if (!parent) return pc_err(err, PC_ERR_MEMORY, "out of memory");
     char *sl = strrchr(parent, '/');
     while (sl && sl > parent && sl[1] == 0) {  // trailing slashes
         *sl = 0;
@@ -25,108 +26,88 @@ pc_status pc_pipe_mkdir(const char *path, pc_error *err) {
     if (sl && sl > parent) {
         *sl = 0;
         pc_status st = pc_pipe_mkdir(parent, err);
-        if (st != PC_OK) return st;
+        if (st != PC_OK) {
+            free(parent);
+            return st;
+        }
     }
+    free(parent);
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return pc_err(err, PC_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
     return PC_OK;
 }
 
-void pc_hash_init(pc_hash *h) { h->h = 0xcbf29ce484222325ULL; }
-
-void pc_hash_bytes(pc_hash *h, const void *p, size_t n) {
-    const uint8_t *b = (const uint8_t *)p;
-    uint64_t v = h->h;
-    for (size_t i = 0; i < n; i++) v = (v ^ b[i]) * 0x100000001b3ULL;
-    h->h = v;
+char *pc_path_join(const char *dir, const char *name) {
+    const size_t a = strlen(dir), b = strlen(name);
+    char *p = (char *)malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
 }
 
-void pc_hash_str(pc_hash *h, const char *s) {
-    s = s ? s : "";
-    pc_hash_i64(h, (int64_t)strlen(s));
-    pc_hash_bytes(h, s, strlen(s));
-}
-
-void pc_hash_i64(pc_hash *h, int64_t v) { pc_hash_bytes(h, &v, sizeof(v)); }
-
-void pc_hash_f64(pc_hash *h, double v) {
-    if (v == 0) v = 0;  // -0 and +0 hash alike
-    pc_hash_bytes(h, &v, sizeof(v));
-}
-
-pc_status pc_hash_file_id(pc_hash *h, const char *path, pc_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return pc_err(err, PC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    enum { CHUNK = 1 << 20 };
-    uint8_t *buf = (uint8_t *)malloc(CHUNK);
-    if (!buf) {
-        fclose(f);
+pc_status pc_evidence_json(const char *path, const cJSON *doc, pc_error *err) {
+    char *txt = cJSON_Print(doc);
+    if (!txt) return pc_err(err, PC_ERR_MEMORY, "out of memory");
+    pc_status s = PC_OK;
+    if (!path) {
+        printf("%s\n", txt);
+        free(txt);
+        return PC_OK;
+    }
+    // written beside the target and renamed: a reader never sees half a document
+    const size_t n = strlen(path);
+    char *tmp = (char *)malloc(n + 5);
+    if (!tmp) {
+        free(txt);
         return pc_err(err, PC_ERR_MEMORY, "out of memory");
     }
-    pc_status st = PC_OK;
-    if (fseeko(f, 0, SEEK_END) != 0) st = pc_err(err, PC_ERR_IO, "cannot seek in %s", path);
-    const off_t size = st == PC_OK ? ftello(f) : 0;
-    pc_hash_i64(h, (int64_t)size);
-    for (int part = 0; part < 2 && st == PC_OK; part++) {
-        const off_t at = part == 0 ? 0 : (size > CHUNK ? size - CHUNK : 0);
-        if (fseeko(f, at, SEEK_SET) != 0) st = pc_err(err, PC_ERR_IO, "cannot seek in %s", path);
-        const size_t got = st == PC_OK ? fread(buf, 1, CHUNK, f) : 0;
-        pc_hash_bytes(h, buf, got);
-    }
-    free(buf);
-    fclose(f);
-    return st;
-}
-
-int pc_stage_key_matches(const char *dir, uint64_t key) {
-    char path[4200], line[64] = "", want[32];
-    snprintf(path, sizeof(path), "%s/stage.key", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    const int ok = fgets(line, sizeof(line), f) != NULL;
-    fclose(f);
-    snprintf(want, sizeof(want), "%016llx", (unsigned long long)key);
-    return ok && !strncmp(line, want, 16);
-}
-
-pc_status pc_stage_key_write(const char *dir, uint64_t key, pc_error *err) {
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof(path), "%s/stage.key", dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
     FILE *f = fopen(tmp, "w");
-    if (!f) return pc_err(err, PC_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    const int ok = fprintf(f, "%016llx\n", (unsigned long long)key) > 0;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0)
-        return pc_err(err, PC_ERR_IO, "cannot write %s", path);
-    return PC_OK;
+    if (!f) {
+        s = pc_err(err, PC_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    } else {
+        const int ok = fputs(txt, f) >= 0 && fputc('\n', f) != EOF;
+        if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+            remove(tmp);
+            s = pc_err(err, PC_ERR_IO, "cannot write %s", path);
+        }
+    }
+    free(tmp);
+    free(txt);
+    return s;
 }
 
-void pc_stage_key_remove(const char *dir) {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/stage.key", dir);
-    remove(path);
+// dir/<prefix>_XX.png (malloc)
+static char *frame_path(const char *dir, const char *prefix, int t) {
+    const size_t n = strlen(dir) + strlen(prefix) + 32;
+    char *p = (char *)malloc(n);
+    if (p) snprintf(p, n, "%s/%s_%02d.png", dir, prefix, t);
+    return p;
 }
 
 pc_status pc_frames_save(const pc_image *frames, int n, const char *dir, const char *prefix, pc_error *err) {
     pc_status st = pc_pipe_mkdir(dir, err);
-    char path[4200];
     for (int t = 0; t < n && st == PC_OK; t++) {
-        snprintf(path, sizeof(path), "%s/%s_%02d.png", dir, prefix, t);
-        st = pc_image_save_png(&frames[t], path, err);
+        char *path = frame_path(dir, prefix, t);
+        st = path ? pc_image_save_png(&frames[t], path, err) : pc_err(err, PC_ERR_MEMORY, "out of memory");
+        free(path);
     }
     return st;
 }
 
 pc_status pc_frames_load(pc_image *frames, int n, const char *dir, const char *prefix, int W, int H, pc_error *err) {
-    char path[4200];
     pc_image tmp = {0};
     for (int t = 0; t < n; t++) {
-        snprintf(path, sizeof(path), "%s/%s_%02d.png", dir, prefix, t);
-        pc_status st = pc_image_load(&tmp, path, err);
+        char *path = frame_path(dir, prefix, t);
+        pc_status st = path ? pc_image_load(&tmp, path, err) : pc_err(err, PC_ERR_MEMORY, "out of memory");
         if (st == PC_OK && (tmp.w != W || tmp.h != H))
             st = pc_err(err, PC_ERR_FORMAT, "%s is %dx%d, expected %dx%d", path, tmp.w, tmp.h, W, H);
         if (st == PC_OK) st = pc_image_to_rgb(&frames[t], &tmp, err);
         pc_image_free(&tmp);
+        free(path);
         if (st != PC_OK) {
             for (int u = 0; u <= t; u++) pc_image_free(&frames[u]);
             return st;
