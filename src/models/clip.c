@@ -31,43 +31,6 @@ void pc_clip_config_default(pc_clip_config *cfg) {
     cfg->resampler_prefix = "image_proj_model.";
 }
 
-void pc_clip_set_trace(pc_clip *clip, pc_clip_trace_fn fn, void *ctx) {
-    clip->trace = fn;
-    clip->trace_ctx = ctx;
-}
-
-void pc_clip_trace(pc_clip *clip, const char *name, const float *data, int64_t B, int64_t N, int64_t C) {
-    if (!clip->trace) return;
-    int64_t shape[3] = {B, N, C};
-    clip->trace(clip->trace_ctx, name, data, 3, shape);
-}
-
-// ---- binding -----------------------------------------------------------------------------------
-
-// The binder sees names relative to the current part's prefix; the source gets full keys.
-static pc_status src_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
-                         pc_error *err) {
-    pc_clip *c = (pc_clip *)ctx;
-    char key[512];
-    snprintf(key, sizeof(key), "%s%s", c->prefix, name);
-    return c->src_get(c->src_ctx, key, ndim, shape, out, err);
-}
-
-static const pc_tensor *src_find(void *ctx, const char *name) {
-    pc_clip *c = (pc_clip *)ctx;
-    char key[512];
-    snprintf(key, sizeof(key), "%s%s", c->prefix, name);
-    return c->src_find(c->src_ctx, key);
-}
-
-pc_status pc_clip_shape(pc_clip *c, const char *name, int *ndim, int64_t *shape, pc_error *err) {
-    const pc_tensor *t = src_find(c, name);
-    if (!t) return pc_err(err, PC_ERR_NOT_FOUND, "tensor '%s%s' is missing", c->prefix, name);
-    *ndim = t->ndim;
-    for (int i = 0; i < t->ndim && i < PC_MAX_DIMS; i++) shape[i] = t->shape[i];
-    return PC_OK;
-}
-
 static pc_status bind_vec(pc_clip *c, const float **v, const char *name, int64_t n, pc_error *err) {
     return pc_nn_bind_vector(&c->binder, v, name, n, err);
 }
@@ -206,8 +169,8 @@ pc_status pc_clip_create_from_source(pc_clip **out, pc_nn_get_fn get, pc_nn_find
     c->src_get = get;
     c->src_find = find;
     c->src_ctx = ctx;
-    c->binder.get = src_get;
-    c->binder.find = src_find;
+    c->binder.get = pc_clip_src_get;
+    c->binder.find = pc_clip_src_find;
     c->binder.ctx = c;
     pc_status st = PC_OK;
     if (c->cfg.load_text) {

@@ -81,6 +81,11 @@ struct pc_clip {
 pc_status pc_clip_create_from_source(pc_clip **clip, pc_nn_get_fn get, pc_nn_find_fn find, void *ctx,
                                      const pc_clip_config *cfg, pc_pool *pool, pc_error *err);
 // Shape of prefix + name (PC_ERR_NOT_FOUND names the full key).
+// The binder's source (clip_parts.c): names relative to the current part's prefix, full keys to the
+// checkpoint source.
+pc_status pc_clip_src_get(void *ctx, const char *name, int ndim, const int64_t *shape, const pc_tensor **out,
+                          pc_error *err);
+const pc_tensor *pc_clip_src_find(void *ctx, const char *name);
 pc_status pc_clip_shape(pc_clip *clip, const char *name, int *ndim, int64_t *shape, pc_error *err);
 
 // resampler.c: bind image_proj_model.* (cfg->resampler_prefix set as clip->prefix by the caller).

@@ -42,20 +42,6 @@ void pc_pipeline_opts_default(pc_pipeline_opts *o) {
     o->use_cache = 1;
 }
 
-const char *pc_backbone_name(pc_backbone b) {
-    return b == PC_BACKBONE_MAST3R ? "MASt3R" : b == PC_BACKBONE_MAST3R_SPARSE ? "MASt3R (sparse GA)" : "DUSt3R";
-}
-
-const char *pc_selector_name(pc_selector s) {
-    switch (s) {
-    case PC_SELECT_FMS: return "fms";
-    case PC_SELECT_SCS: return "scs";
-    case PC_SELECT_ALL: return "all";
-    case PC_SELECT_CONF: return "conf";
-    }
-    return "?";
-}
-
 void pc_pipeline_result_free(pc_pipeline_result *r) {
     if (!r) return;
     free(r->selected);

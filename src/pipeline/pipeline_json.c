@@ -8,6 +8,21 @@
 #include "pipeline/evidence.h"
 #include "posecrafter/pipeline.h"
 
+// The names pose.json, the progress lines and the CLI use for the options.
+const char *pc_backbone_name(pc_backbone b) {
+    return b == PC_BACKBONE_MAST3R ? "MASt3R" : b == PC_BACKBONE_MAST3R_SPARSE ? "MASt3R (sparse GA)" : "DUSt3R";
+}
+
+const char *pc_selector_name(pc_selector s) {
+    switch (s) {
+    case PC_SELECT_FMS: return "fms";
+    case PC_SELECT_SCS: return "scs";
+    case PC_SELECT_ALL: return "all";
+    case PC_SELECT_CONF: return "conf";
+    }
+    return "?";
+}
+
 pc_status pc_pipeline_write_json(const char *path, const pc_pipeline_result *r, const pc_pipeline_opts *o,
                                  pc_error *err) {
     cJSON *root = cJSON_CreateObject();
