@@ -82,6 +82,11 @@ void pc_ga_adam_v16(float *P, float *M1, float *M2, const float *G, int64_t n, f
 // Weighted Umeyama with scale, in double (roma: rigid_points_registration):
 // find s, R, T minimising sum w |y - (s R x + T)|^2. x, y (n,3), w (n) or NULL.
 int pc_ga_register(double R[9], double T[3], double *s, const float *x, const float *y, const float *w, int64_t n);
+// dust3r fast_pnp's input: the pixels of a view (hw pixels, rows of W) with confidence above thr, as world
+// points X (n, 3) taken from pts (hw, 3) and pixel coordinates uv (n, 2). X, uv: malloc'd (NULL when none).
+// Returns n, or -1 when out of memory.
+int64_t pc_ga_confident_points(float **X, float **uv, const float *pts, const float *conf, int64_t hw, int W,
+                               float thr);
 // dust3r: estimate_focal_knowing_depth(focal_mode='weiszfeld') for one (H,W,3) pointmap.
 double pc_ga_estimate_focal(const float *pts, int H, int W, double ppx, double ppy, double min_focal,
                             double max_focal);

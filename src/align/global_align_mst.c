@@ -406,26 +406,14 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
     for (int k = 0; k < N; k++) {
         if (have_pose[k]) continue;
         int H = ga->H[k], W = ga->W[k];
-        int64_t cnt = 0;
-        for (int64_t p = 0; p < ga->hw[k]; p++) cnt += ga->im_conf[k][p] > ga->o.min_conf_thr;
+        float *X = NULL, *uv = NULL;
+        const int64_t cnt = pc_ga_confident_points(&X, &uv, mst->pts3d[k], ga->im_conf[k], ga->hw[k], W, ga->o.min_conf_thr);
+        if (cnt < 0) {
+            st = pc_err(err, PC_ERR_MEMORY, "align: out of memory in PnP");
+            goto out;
+        }
         int ok = 0;
         if (cnt >= 4) {
-            float *X = (float *)malloc((size_t)cnt * 3 * sizeof(float));
-            float *uv = (float *)malloc((size_t)cnt * 2 * sizeof(float));
-            if (!X || !uv) {
-                free(X);
-                free(uv);
-                st = pc_err(err, PC_ERR_MEMORY, "align: out of memory in PnP");
-                goto out;
-            }
-            int64_t m = 0;
-            for (int64_t p = 0; p < ga->hw[k]; p++)
-                if (ga->im_conf[k][p] > ga->o.min_conf_thr) {
-                    memcpy(X + m * 3, mst->pts3d[k] + p * 3, 3 * sizeof(float));
-                    uv[m * 2] = (float)(p % W);
-                    uv[m * 2 + 1] = (float)(p / W);
-                    m++;
-                }
             double best_R[9], best_t[3], best_f = 0;
             int best = 0;
             int nf = mst->has_focal[k] ? 1 : 21;
@@ -442,8 +430,6 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
                     best_f = f;
                 }
             }
-            free(X);
-            free(uv);
             if (best > 0) {
                 // cam-to-world = inv([R | t])
                 for (int r = 0; r < 3; r++) {
@@ -457,6 +443,8 @@ pc_status pc_align_mst_compute(pc_align *ga, pc_align_mst *mst, pc_error *err) {
                 mst->pnp[k] = 1;
             }
         }
+        free(X);
+        free(uv);
         if (!ok) {
             for (int q = 0; q < 16; q++) mst->c2w[k][q] = (q % 5 == 0);
             mst->pnp[k] = 2;
@@ -473,6 +461,31 @@ out:
     free(order);
     if (st != PC_OK) pc_align_mst_free(mst);
     return st;
+}
+
+int64_t pc_ga_confident_points(float **X, float **uv, const float *pts, const float *conf, int64_t hw, int W,
+                               float thr) {
+    *X = *uv = NULL;
+    int64_t cnt = 0;
+    for (int64_t p = 0; p < hw; p++) cnt += conf[p] > thr;
+    if (cnt == 0) return 0;
+    *X = (float *)malloc((size_t)cnt * 3 * sizeof(float));
+    *uv = (float *)malloc((size_t)cnt * 2 * sizeof(float));
+    if (!*X || !*uv) {
+        free(*X);
+        free(*uv);
+        *X = *uv = NULL;
+        return -1;
+    }
+    int64_t m = 0;
+    for (int64_t p = 0; p < hw; p++)
+        if (conf[p] > thr) {
+            memcpy(*X + m * 3, pts + p * 3, 3 * sizeof(float));
+            (*uv)[m * 2] = (float)(p % W);
+            (*uv)[m * 2 + 1] = (float)(p / W);
+            m++;
+        }
+    return cnt;
 }
 
 // dust3r: fast_pnp's cv2.solvePnPRansac, here LO-RANSAC over P3P (pc_abspose_estimate) with a fixed

@@ -52,35 +52,21 @@ pc_status pc_align_pairviewer(pc_align_result *res, const pc_align_input *in, co
         res->pp[i][0] = (float)ppx;
         res->pp[i][1] = (float)ppy;
         // pose of camera i in camera (1-i)'s frame, from view i's points predicted in that frame
-        int64_t cnt = 0;
-        for (int64_t p = 0; p < hw; p++) cnt += ga->im_conf[i][p] > o.min_conf_thr;
         for (int q = 0; q < 16; q++) rel[i][q] = (q % 5 == 0);
+        float *X = NULL, *uv = NULL;
+        const int64_t cnt = pc_ga_confident_points(&X, &uv, eji->pts_j, ga->im_conf[i], hw, W, o.min_conf_thr);
+        if (cnt < 0) goto oom;
         if (cnt >= 4) {
-            float *X = (float *)malloc((size_t)cnt * 3 * sizeof(float));
-            float *uv = (float *)malloc((size_t)cnt * 2 * sizeof(float));
-            if (!X || !uv) {
-                free(X);
-                free(uv);
-                goto oom;
-            }
-            int64_t m = 0;
-            for (int64_t p = 0; p < hw; p++)
-                if (ga->im_conf[i][p] > o.min_conf_thr) {
-                    memcpy(X + m * 3, eji->pts_j + p * 3, 3 * sizeof(float));
-                    uv[m * 2] = (float)(p % W);
-                    uv[m * 2 + 1] = (float)(p / W);
-                    m++;
-                }
             double R[9], t[3];
             int inl = pc_align_pnp_ransac(R, t, X, uv, cnt, f, ppx, ppy, 100, 5.0, o.seed + 7u * (uint64_t)i);
-            free(X);
-            free(uv);
             if (inl > 0)
                 for (int r = 0; r < 3; r++) {
                     for (int c = 0; c < 3; c++) rel[i][r * 4 + c] = R[c * 3 + r];
                     rel[i][r * 4 + 3] = -(R[r] * t[0] + R[3 + r] * t[1] + R[6 + r] * t[2]);
                 }
         }
+        free(X);
+        free(uv);
     }
     // the more confident direction's camera is the world
     int ref = confs[0] > confs[1] ? 0 : 1, oth = 1 - ref;

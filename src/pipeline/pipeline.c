@@ -292,6 +292,25 @@ static int cached_frames(const pc_stage *sg, pc_image *frames, int n, int W, int
     return 0;
 }
 
+// A frame stage (interp, hvg) once its key is built (*st: how that went): allocates the n frames, then
+// either loads them from the cache (returns 1: the stage is done and closed) or clears the folder for a
+// fresh run (returns 0; on failure *st is set and the stage closed).
+static int frames_from_cache(run_t *r, pc_stage *sg, pc_image **frames, int n, int W, int H, pc_status *st,
+                             pc_error *err) {
+    if (*st == PC_OK) {
+        *frames = (pc_image *)calloc((size_t)n, sizeof(pc_image));
+        if (!*frames) *st = pc_err(err, PC_ERR_MEMORY, "out of memory");
+    }
+    if (*st == PC_OK && cached_frames(sg, *frames, n, W, H)) {
+        pc_stage_close(sg);
+        stage_end(r, 1, "cached");
+        return 1;
+    }
+    if (*st == PC_OK) *st = pc_stage_begin(sg, err);
+    if (*st != PC_OK) pc_stage_close(sg);
+    return 0;
+}
+
 static float *u8_to_unit(const pc_image *img) {  // (3, H, W) in [-1, 1]: (u8 / 255 - 0.5) / 0.5
     const size_t hw = (size_t)img->w * img->h;
     float *x = (float *)malloc(hw * 3 * sizeof(float));
@@ -317,25 +336,14 @@ static pc_status stage_interp(run_t *r, pc_error *err) {
                            &o->interp.ddim, &o->interp.sched, r->mf->interp, r->mf->n_interp, err);
     r->key_interp = pc_stage_key(&sg);
     r->T = o->interp.T;
-    if (st == PC_OK) {
-        r->interp = (pc_image *)calloc((size_t)r->T, sizeof(pc_image));
-        if (!r->interp) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
-    }
-    if (st == PC_OK && cached_frames(&sg, r->interp, r->T, o->W, o->H)) {
-        pc_stage_close(&sg);
-        stage_end(r, 1, "cached");
-        return PC_OK;
-    }
-    if (st == PC_OK) st = pc_stage_begin(&sg, err);
-    if (st != PC_OK) {
-        pc_stage_close(&sg);
-        return st;
-    }
+    if (frames_from_cache(r, &sg, &r->interp, r->T, o->W, o->H, &st, err)) return PC_OK;
+    if (st != PC_OK) return st;
     pc_diffusion_bundle bd;
     int bf16_was = 0;
     st = diffusion_begin(r, "loading DynamiCrafter", &bd, r->mf->interp, r->mf->n_interp, &bf16_was, err);
     if (st != PC_OK) {
         diffusion_end(r, &bd, bf16_was);
+        pc_stage_close(&sg);
         return st;
     }
     pc_interp_opts io = o->interp;
@@ -659,25 +667,14 @@ static pc_status stage_hvg(run_t *r, const float *renders, int vc_W, int vc_H, p
         st = key_diffusion(&sg, r, o->vc.steps, o->vc.eta, o->vc.spacing, o->vc.fs, o->vc.prompt, &o->vc.ddim,
                            &o->vc.sched, r->mf->vc, r->mf->n_vc, err);
     const int n = r->Tv;
-    if (st == PC_OK) {
-        r->hvg = (pc_image *)calloc((size_t)n, sizeof(pc_image));
-        if (!r->hvg) st = pc_err(err, PC_ERR_MEMORY, "out of memory");
-    }
-    if (st == PC_OK && cached_frames(&sg, r->hvg, n, vc_W, vc_H)) {
-        pc_stage_close(&sg);
-        stage_end(r, 1, "cached");
-        return PC_OK;
-    }
-    if (st == PC_OK) st = pc_stage_begin(&sg, err);
-    if (st != PC_OK) {
-        pc_stage_close(&sg);
-        return st;
-    }
+    if (frames_from_cache(r, &sg, &r->hvg, n, vc_W, vc_H, &st, err)) return PC_OK;
+    if (st != PC_OK) return st;
     pc_diffusion_bundle bd;
     int bf16_was = 0;
     st = diffusion_begin(r, "loading ViewCrafter", &bd, r->mf->vc, r->mf->n_vc, &bf16_was, err);
     if (st != PC_OK) {
         diffusion_end(r, &bd, bf16_was);
+        pc_stage_close(&sg);
         return st;
     }
     // one clip over the whole path (TOTAL), or one per relay pair (PER_SEGMENT, ViewCrafter's own layout)
