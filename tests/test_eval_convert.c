@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "posecrafter/eval.h"
-#include "posecrafter/evaluate.h"
 #include "testutil.h"
 
 #define NV 4

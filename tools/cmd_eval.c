@@ -8,7 +8,7 @@
 #include "commands.h"
 #include "core/common.h"
 #include "posecrafter.h"
-#include "posecrafter/evaluate.h"
+#include "posecrafter/eval.h"
 #include "posecrafter/fms.h"
 #include "pipeline/pipeline_internal.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/common.h"
-#include "posecrafter/evaluate.h"
+#include "posecrafter/eval.h"
 #include "posecrafter/image.h"
 
 // 5x7 glyphs, one byte per row, bit 4 = leftmost column (HD44780-style shapes).

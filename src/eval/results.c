@@ -1,7 +1,7 @@
 // Evaluation data: pair lists (SuperGlue text or JSON-lines manifest) and the
 // append-only results file of `posecrafter eval`.
 #define _GNU_SOURCE
-#include "posecrafter/evaluate.h"
+#include "posecrafter/eval.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -16,7 +16,6 @@
 #include "core/common.h"
 #include "core/rng.h"
 #include "posecrafter/eval.h"
-#include "posecrafter/evaluate.h"
 
 #define MAX_VIEWS 100000
 #define MAX_FILE_BYTES (256u << 20)
