@@ -54,3 +54,5 @@ int pc_cli_parse_K(const char *s, pc_intrinsics *K) {
     K->cy = v[3];
     return 1;
 }
+
+int pc_cli_opt_K(void *ctx, const char *v) { return pc_cli_parse_K(v, (pc_intrinsics *)ctx); }

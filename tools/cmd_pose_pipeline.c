@@ -5,54 +5,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/common.h"
 #include "posecrafter.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter pose A.jpg B.jpg [--models DIR] [-o OUT_DIR] [options]\n"
-            "       posecrafter pose --list-models [--models DIR] [--viewcrafter V] [--no-hvg]\n"
-            "       posecrafter pose --classical A.jpg B.jpg --K fx,fy,cx,cy [...]   (no models; --classical --help)\n\n"
-            "Relative pose of B with respect to A by PoseCrafter: DynamiCrafter interpolation, DUSt3R on the relay\n"
-            "frames, point-cloud renders along a camera path, ViewCrafter, Feature Matching Selector, DUSt3R +\n"
-            "global alignment over A, B and the selected frames. Prints X_B = R X_A + t (t of unit norm).\n\n"
-            "models (found in --models DIR or $POSECRAFTER_MODELS by their published names; a missing one is named):\n"
-            "  --models DIR        folder with DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth (or .safetensors),\n"
-            "                      dynamicrafter_512_interp_v1/model.ckpt, model_sparse.ckpt (ViewCrafter),\n"
-            "                      bpe_simple_vocab_16e6.txt.gz; scripts/get_models.sh DIR downloads them\n"
-            "  --list-models       print the file found for each model (or what is missing) and exit: 0 when\n"
-            "                      all are there, 1 when one is missing\n"
-            "  --viewcrafter V     sparse (default, model_sparse.ckpt 576x1024) | 25 (model.ckpt) | 512 (model_512.ckpt)\n"
-            "  --dust3r F, --mast3r F, --interp-model F, --vc-model F, --vocab F   explicit files (the diffusion\n"
-            "                      model flags may repeat for split checkpoints); --head-channels N,\n"
-            "                      --clip-heads T,V,R for non-standard sizes\n"
-            "  --backbone B        dust3r (default) | mast3r | mast3r-sparse: the model of the relay and final\n"
-            "                      reconstructions; mast3r: its pointmaps through the dense global alignment,\n"
-            "                      mast3r-sparse: MASt3R's sparse global alignment on its matches; both look for\n"
-            "                      MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth (--mast3r F)\n"
-            "output:\n"
-            "  -o, --out DIR       evidence + stage cache (default: pose_<A>_<B>); --no-cache recomputes everything\n"
-            "  --json              print the pose JSON (also written to OUT/pose.json)\n"
-            "selection:\n"
-            "  --selector S        fms (default) | scs (InterPose self-consistency) | all | conf (DUSt3R confidence)\n"
-            "  --k N               frames to keep (6)      --fms-threshold S   minimum N_A + N_B (%d)\n"
-            "  --scs-subsets M     subsets for scs (5)     --no-hvg            select among the DynamiCrafter frames\n"
-            "generation:\n"
-            "  --seed N (12306)    --steps N (50, both diffusions)   --interp-steps N   --vc-steps N   --cfg S (7.5)\n"
-            "  --frames T (16)     --poses N (25)   --spacing total|per-segment (total: one ViewCrafter clip of N\n"
-            "                      poses over the whole relay path; per-segment: N per relay pair, ViewCrafter's layout)\n"
-            "  --size WxH (512x320) interpolation size   --vc-size WxH (from --viewcrafter)   --fit cover|pad\n"
-            "  --prompt S          interpolation prompt (\"\")\n"
-            "  --bf16              diffusion GEMMs and VAE convolutions with bf16 operands (faster on AVX512_BF16\n"
-            "                      CPUs; not f32-exact)\n"
-            "reconstruction:\n"
-            "  --K-a fx,fy,cx,cy   known intrinsics of A in pixels of the file (after EXIF orientation): mapped\n"
-            "  --K-b fx,fy,cx,cy   through the same resize + crop as the image and held fixed in the final global\n"
-            "                      alignment (one focal: the mean of fx and fy); pose.json says which were fixed\n"
-            "  --dust3r-size N (512)   --niter N (300)   --threads N (all CPUs)\n"
-            "  --device auto|cpu|cuda  where DUSt3R runs (auto: a CUDA GPU when present); diffusion runs on the CPU\n",
-            PC_FMS_DEFAULT_THRESHOLD);
+static const char usage_text[] =
+    "usage: posecrafter pose A.jpg B.jpg [--models DIR] [-o OUT_DIR] [options]\n"
+    "       posecrafter pose --list-models [--models DIR] [--viewcrafter V] [--no-hvg]\n"
+    "       posecrafter pose --classical A.jpg B.jpg --K fx,fy,cx,cy [...]   (no models; --classical --help)\n\n"
+    "Relative pose of B with respect to A by PoseCrafter: DynamiCrafter interpolation, DUSt3R on the relay\n"
+    "frames, point-cloud renders along a camera path, ViewCrafter, Feature Matching Selector, DUSt3R +\n"
+    "global alignment over A, B and the selected frames. Prints X_B = R X_A + t (t of unit norm).\n\n";
+
+// --steps N sets both diffusions' steps, in command-line order with --interp-steps / --vc-steps
+typedef struct {
+    int *a, *b;
+} two_ints;
+static int set_both_steps(void *ctx, const char *v) {
+    long x;
+    if (!pc_cli_parse_long(v, 1, 1000, &x)) return 0;
+    *((two_ints *)ctx)->a = *((two_ints *)ctx)->b = (int)x;
+    return 1;
+}
+typedef struct {
+    float *a, *b;
+} two_floats;
+static int set_both_cfg(void *ctx, const char *v) {
+    double x;
+    if (!pc_cli_parse_double(v, 0.0, 100.0, &x)) return 0;
+    *((two_floats *)ctx)->a = *((two_floats *)ctx)->b = (float)x;
+    return 1;
+}
+static int set_clip_heads(void *ctx, const char *v) {
+    int ch[3];
+    char tail;
+    if (sscanf(v, "%d,%d,%d%c", &ch[0], &ch[1], &ch[2], &tail) != 3 || ch[0] <= 0 || ch[1] <= 0 || ch[2] <= 0) return 0;
+    pc_clip_config *c = (pc_clip_config *)ctx;
+    c->text_heads = ch[0], c->vision_heads = ch[1], c->resampler_heads = ch[2];
+    return 1;
 }
 
 typedef struct {
@@ -101,145 +92,116 @@ static void stem(char *out, size_t cap, const char *path) {
 int pc_cmd_pose_pipeline(int argc, char **argv) {
     pc_pipeline_opts o;
     pc_pipeline_opts_default(&o);
-    o.device = "auto";  // the CLI uses a GPU for DUSt3R when there is one
     pc_model_files mf;
     pc_model_files_default(&mf);
-    const char *models_dir = getenv("POSECRAFTER_MODELS"), *out = NULL, *imgs[2] = {NULL, NULL};
-    int nimg = 0, json = 0, list_models = 0, threads = 0, have_vc_size = 0, steps_i = -1, steps_v = -1;
-    pc_vc_variant variant = PC_VC_SPARSE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int has = i + 1 < argc;
-        const char *v = has ? argv[i + 1] : "";
-        long lv;
-        int ok = 1, used = 1;
-        int ch[3], w, h;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--list-models")) {
-            list_models = 1, used = 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1, used = 0;
-        } else if (!strcmp(a, "--no-hvg")) {
-            o.hvg = 0, used = 0;
-        } else if (!strcmp(a, "--no-cache")) {
-            o.use_cache = 0, used = 0;
-        } else if (!strcmp(a, "--bf16")) {
-            o.diffusion_bf16 = 1, used = 0;
-        } else if (!has && a[0] == '-' && a[1]) {
-            fprintf(stderr, "posecrafter pose: %s needs a value (or is unknown)\n", a);
-            return 2;
-        } else if (!strcmp(a, "--models")) {
-            models_dir = v;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            out = v;
-        } else if (!strcmp(a, "--dust3r")) {
-            mf.dust3r = v;
-        } else if (!strcmp(a, "--interp-model") || !strcmp(a, "--vc-model")) {
-            const int is_vc = !strcmp(a, "--vc-model");
-            int *n = is_vc ? &mf.n_vc : &mf.n_interp;
-            if (*n == PC_MAX_MODEL_PARTS) {
-                fprintf(stderr, "posecrafter pose: at most %d files for %s\n", PC_MAX_MODEL_PARTS, a);
-                return 2;
-            }
-            (is_vc ? mf.vc : mf.interp)[(*n)++] = v;
-        } else if (!strcmp(a, "--vocab")) {
-            mf.vocab = v;
-        } else if (!strcmp(a, "--viewcrafter")) {
-            ok = !strcmp(v, "sparse") || !strcmp(v, "25") || !strcmp(v, "512");
-            variant = !strcmp(v, "25") ? PC_VC_25 : !strcmp(v, "512") ? PC_VC_512 : PC_VC_SPARSE;
-        } else if (!strcmp(a, "--backbone")) {
-            ok = !strcmp(v, "dust3r") || !strcmp(v, "mast3r") || !strcmp(v, "mast3r-sparse");
-            o.backbone = !strcmp(v, "mast3r")          ? PC_BACKBONE_MAST3R
-                         : !strcmp(v, "mast3r-sparse") ? PC_BACKBONE_MAST3R_SPARSE
-                                                       : PC_BACKBONE_DUST3R;
-            mf.want_mast3r = o.backbone != PC_BACKBONE_DUST3R;
-        } else if (!strcmp(a, "--mast3r")) {
-            mf.mast3r = v;
-        } else if (!strcmp(a, "--selector")) {
-            ok = 1;
-            if (!strcmp(v, "fms")) o.selector = PC_SELECT_FMS;
-            else if (!strcmp(v, "scs")) o.selector = PC_SELECT_SCS;
-            else if (!strcmp(v, "all")) o.selector = PC_SELECT_ALL;
-            else if (!strcmp(v, "conf")) o.selector = PC_SELECT_CONF;
-            else ok = 0;
-        } else if (!strcmp(a, "--k")) {
-            ok = pc_cli_parse_long(v, 1, 256, &lv), o.k = (int)lv;
-        } else if (!strcmp(a, "--fms-threshold")) {
-            ok = pc_cli_parse_long(v, 0, 100000, &lv), o.fms_threshold = (int)lv;
-        } else if (!strcmp(a, "--scs-subsets")) {
-            ok = pc_cli_parse_long(v, 2, 64, &lv), o.scs_subsets = (int)lv;
-        } else if (!strcmp(a, "--seed")) {
-            ok = pc_cli_parse_long(v, 0, 0x7fffffffL, &lv), o.seed = (uint64_t)lv;
-        } else if (!strcmp(a, "--steps")) {
-            ok = pc_cli_parse_long(v, 1, 1000, &lv), steps_i = steps_v = (int)lv;
-        } else if (!strcmp(a, "--interp-steps")) {
-            ok = pc_cli_parse_long(v, 1, 1000, &lv), steps_i = (int)lv;
-        } else if (!strcmp(a, "--vc-steps")) {
-            ok = pc_cli_parse_long(v, 1, 1000, &lv), steps_v = (int)lv;
-        } else if (!strcmp(a, "--cfg")) {
-            char *end;
-            const double c = strtod(v, &end);
-            ok = end != v && !*end && c >= 0 && c <= 100;
-            o.interp.ddim.cfg_scale = o.vc.ddim.cfg_scale = (float)c;
-        } else if (!strcmp(a, "--frames")) {
-            ok = pc_cli_parse_long(v, 4, 256, &lv) && lv % 2 == 0, o.interp.T = (int)lv;
-        } else if (!strcmp(a, "--poses")) {
-            ok = pc_cli_parse_long(v, 2, 256, &lv), o.traj.n = (int)lv;
-        } else if (!strcmp(a, "--spacing")) {
-            ok = !strcmp(v, "total") || !strcmp(v, "per-segment");
-            o.traj.spacing = !strcmp(v, "per-segment") ? PC_TRAJ_PER_SEGMENT : PC_TRAJ_TOTAL;
-        } else if (!strcmp(a, "--size") || !strcmp(a, "--vc-size")) {
-            ok = sscanf(v, "%dx%d", &w, &h) == 2 && w >= 16 && h >= 16 && w <= 4096 && h <= 4096;
-            if (!strcmp(a, "--size")) o.W = w, o.H = h;
-            else mf.vc_W = w, mf.vc_H = h, have_vc_size = 1;
-        } else if (!strcmp(a, "--fit")) {
-            ok = !strcmp(v, "cover") || !strcmp(v, "pad");
-            o.cover = !strcmp(v, "cover");
-        } else if (!strcmp(a, "--prompt")) {
-            o.interp.prompt = v;
-        } else if (!strcmp(a, "--device")) {
-            ok = !strcmp(v, "cpu") || !strcmp(v, "cuda") || !strcmp(v, "auto");
-            o.device = v;
-        } else if (!strcmp(a, "--dust3r-size")) {
-            ok = pc_cli_parse_long(v, 32, 2048, &lv) && lv % 16 == 0, o.dust3r_size = (int)lv;
-        } else if (!strcmp(a, "--niter")) {
-            ok = pc_cli_parse_long(v, 0, 100000, &lv), o.ga.niter = (int)lv;
-        } else if (!strcmp(a, "--threads")) {
-            ok = pc_cli_parse_long(v, 0, 1024, &lv), threads = (int)lv;
-        } else if (!strcmp(a, "--head-channels")) {
-            ok = pc_cli_parse_long(v, 1, 4096, &lv), mf.ucfg.num_head_channels = (int)lv;
-        } else if (!strcmp(a, "--K-a") || !strcmp(a, "--K-b")) {
-            pc_intrinsics *K = &o.K[a[4] == 'b'];
-            ok = pc_cli_parse_K(v, K);
-        } else if (!strcmp(a, "--clip-heads")) {
-            ok = sscanf(v, "%d,%d,%d", &ch[0], &ch[1], &ch[2]) == 3 && ch[0] > 0 && ch[1] > 0 && ch[2] > 0;
-            mf.ccfg.text_heads = ch[0], mf.ccfg.vision_heads = ch[1], mf.ccfg.resampler_heads = ch[2];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "posecrafter pose: unknown option '%s'\n\n", a);
-            usage(stderr);
-            return 2;
-        } else {
-            used = 0;
-            if (nimg == 2) {
-                fprintf(stderr, "posecrafter pose: more than two images ('%s')\n", a);
-                return 2;
-            }
-            imgs[nimg++] = a;
-        }
-        if (!ok) {
-            fprintf(stderr, "posecrafter pose: bad value '%s' for %s\n", v, a);
-            return 2;
-        }
-        i += used;
-    }
+    const char *models_dir = getenv("POSECRAFTER_MODELS"), *out = NULL;
+    int json = 0, list_models = 0, threads = 0, have_vc_size = 0, dev = 2;
+    int steps_i = o.interp.steps, steps_v = o.vc.steps;
+    int size[2] = {o.W, o.H}, vc_size[2] = {1024, 576};
+    int variant = PC_VC_SPARSE, backbone = o.backbone, selector = o.selector, spacing = o.traj.spacing;
+    int hvg = o.hvg, use_cache = o.use_cache, bf16 = o.diffusion_bf16, cover = o.cover;
+    static const char *const vc_names[] = {"sparse", "25", "512", NULL};
+    static const int vc_values[] = {PC_VC_SPARSE, PC_VC_25, PC_VC_512};
+    static const char *const bb_names[] = {"dust3r", "mast3r", "mast3r-sparse", NULL};
+    static const int bb_values[] = {PC_BACKBONE_DUST3R, PC_BACKBONE_MAST3R, PC_BACKBONE_MAST3R_SPARSE};
+    static const char *const sel_names[] = {"fms", "scs", "all", "conf", NULL};
+    static const int sel_values[] = {PC_SELECT_FMS, PC_SELECT_SCS, PC_SELECT_ALL, PC_SELECT_CONF};
+    static const char *const sp_names[] = {"total", "per-segment", NULL};
+    static const int sp_values[] = {PC_TRAJ_TOTAL, PC_TRAJ_PER_SEGMENT};
+    static const char *const fit_names[] = {"cover", "pad", NULL};
+    static const int fit_values[] = {1, 0};
+    static const char *const dev_names[] = {"cpu", "cuda", "auto", NULL};
+    two_ints steps = {&steps_i, &steps_v};
+    two_floats cfg = {&o.interp.ddim.cfg_scale, &o.vc.ddim.cfg_scale};
+    const pc_opt opts[] = {
+        PC_OPT_GROUP("models (found in --models DIR or $POSECRAFTER_MODELS by their published names; a missing one is named):"),
+        PC_OPT_STRING(0, "models", &models_dir, "DIR",
+                      "folder with DUSt3R_ViTLarge_BaseDecoder_512_dpt.pth (or .safetensors),\n"
+                      "dynamicrafter_512_interp_v1/model.ckpt, model_sparse.ckpt (ViewCrafter),\n"
+                      "bpe_simple_vocab_16e6.txt.gz; scripts/get_models.sh DIR downloads them"),
+        PC_OPT_FLAG(0, "list-models", &list_models,
+                    "print the file found for each model (or what is missing) and exit: 0 when\n"
+                    "all are there, 1 when one is missing"),
+        PC_OPT_CHOICE(0, "viewcrafter", &variant, vc_names, vc_values, "V",
+                      "sparse (model_sparse.ckpt 576x1024) | 25 (model.ckpt) | 512 (model_512.ckpt)"),
+        PC_OPT_STRING(0, "dust3r", &mf.dust3r, "F", "explicit DUSt3R checkpoint"),
+        PC_OPT_STRING(0, "mast3r", &mf.mast3r, "F", "explicit MASt3R checkpoint"),
+        PC_OPT_STRINGS(0, "interp-model", mf.interp, &mf.n_interp, PC_MAX_MODEL_PARTS, "F",
+                       "explicit DynamiCrafter checkpoint (repeat for split checkpoints)"),
+        PC_OPT_STRINGS(0, "vc-model", mf.vc, &mf.n_vc, PC_MAX_MODEL_PARTS, "F",
+                       "explicit ViewCrafter checkpoint (repeat for split checkpoints)"),
+        PC_OPT_STRING(0, "vocab", &mf.vocab, "F", "explicit CLIP BPE vocabulary"),
+        PC_OPT_INT(0, "head-channels", &mf.ucfg.num_head_channels, 1, 4096, "N", "UNet attention head size, for non-standard models"),
+        PC_OPT_CALLBACK(0, "clip-heads", set_clip_heads, &mf.ccfg, "T,V,R", "three positive whole numbers T,V,R",
+                        "CLIP text, vision and resampler heads, for non-standard models"),
+        PC_OPT_CHOICE(0, "backbone", &backbone, bb_names, bb_values, "B",
+                      "the model of the relay and final reconstructions; mast3r: its pointmaps\n"
+                      "through the dense global alignment, mast3r-sparse: MASt3R's sparse global\n"
+                      "alignment on its matches; both look for\n"
+                      "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth (--mast3r F)"),
+        PC_OPT_GROUP("output:"),
+        PC_OPT_STRING('o', "out", &out, "DIR", "evidence + stage cache (default: pose_<A>_<B>)"),
+        PC_OPT_SET(0, "no-cache", &use_cache, 0, "recompute every stage"),
+        PC_OPT_FLAG(0, "json", &json, "print the pose JSON (also written to OUT/pose.json)"),
+        PC_OPT_GROUP("selection:"),
+        PC_OPT_CHOICE(0, "selector", &selector, sel_names, sel_values, "S",
+                      "fms | scs (InterPose self-consistency) | all | conf (DUSt3R confidence)"),
+        PC_OPT_INT(0, "k", &o.k, 1, 256, "N", "frames to keep"),
+        PC_OPT_INT(0, "fms-threshold", &o.fms_threshold, 0, 100000, "S", "minimum N_A + N_B"),
+        PC_OPT_INT(0, "scs-subsets", &o.scs_subsets, 2, 64, "M", "subsets for scs"),
+        PC_OPT_SET(0, "no-hvg", &hvg, 0, "select among the DynamiCrafter frames (no ViewCrafter)"),
+        PC_OPT_GROUP("generation:"),
+        PC_OPT_U64(0, "seed", &o.seed, 0, 0x7fffffff, "N", "seed of both diffusions"),
+        PC_OPT_CALLBACK(0, "steps", set_both_steps, &steps, "N", "a whole number in [1, 1000]",
+                        "DDIM steps of both diffusions"),
+        PC_OPT_INT(0, "interp-steps", &steps_i, 1, 1000, "N", "DDIM steps of the interpolation"),
+        PC_OPT_INT(0, "vc-steps", &steps_v, 1, 1000, "N", "DDIM steps of ViewCrafter"),
+        PC_OPT_CALLBACK(0, "cfg", set_both_cfg, &cfg, "S", "a number in [0, 100]", "classifier-free guidance scale (7.5)"),
+        PC_OPT_INT_MULT(0, "frames", &o.interp.T, 4, 256, 2, "T", "interpolation frames"),
+        PC_OPT_INT(0, "poses", &o.traj.n, 2, 256, "N", "ViewCrafter poses"),
+        PC_OPT_CHOICE(0, "spacing", &spacing, sp_names, sp_values, "S",
+                      "total: one ViewCrafter clip of N poses over the whole relay path;\n"
+                      "per-segment: N per relay pair, ViewCrafter's layout"),
+        PC_OPT_SIZE(0, "size", size, 16, 4096, "interpolation size"),
+        PC_OPT_SIZE_SEEN(0, "vc-size", vc_size, 16, 4096, &have_vc_size, "ViewCrafter size (default: from --viewcrafter)"),
+        PC_OPT_CHOICE(0, "fit", &cover, fit_names, fit_values, "F", "cover (centre crop) | pad"),
+        PC_OPT_STRING(0, "prompt", &o.interp.prompt, "S", "interpolation prompt"),
+        PC_OPT_FLAG(0, "bf16", &bf16,
+                    "diffusion GEMMs and VAE convolutions with bf16 operands (faster on\n"
+                    "AVX512_BF16 CPUs; not f32-exact)"),
+        PC_OPT_GROUP("reconstruction:"),
+        PC_OPT_CALLBACK(0, "K-a", pc_cli_opt_K, &o.K[0], "fx,fy,cx,cy", "fx,fy,cx,cy in pixels with fx, fy > 0",
+                        "known intrinsics of A in pixels of the file (after EXIF orientation): mapped\n"
+                        "through the same resize + crop as the image and held fixed in the final global\n"
+                        "alignment (one focal: the mean of fx and fy); pose.json says which were fixed"),
+        PC_OPT_CALLBACK(0, "K-b", pc_cli_opt_K, &o.K[1], "fx,fy,cx,cy", "fx,fy,cx,cy in pixels with fx, fy > 0",
+                        "known intrinsics of B, as --K-a"),
+        PC_OPT_INT_MULT(0, "dust3r-size", &o.dust3r_size, 32, 2048, 16, "N", "DUSt3R input size"),
+        PC_OPT_INT(0, "niter", &o.ga.niter, 0, 100000, "N", "global alignment iterations"),
+        PC_OPT_INT(0, "threads", &threads, 0, 1024, "N", "worker threads (0: all CPUs)"),
+        PC_OPT_CHOICE(0, "device", &dev, dev_names, NULL, "D",
+                      "where DUSt3R runs (auto: a CUDA GPU when present); diffusion runs on the CPU"),
+        PC_OPT_END(),
+    };
+    const char *imgs[2] = {NULL, NULL};
+    int nimg = 0;
+    const pc_opts_cmd cmd = {"pose", usage_text, imgs, 2, &nimg, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) return prc;
+    o.backbone = (pc_backbone)backbone;
+    mf.want_mast3r = o.backbone != PC_BACKBONE_DUST3R;
+    o.selector = (pc_selector)selector;
+    o.traj.spacing = spacing;
+    o.hvg = hvg, o.use_cache = use_cache, o.diffusion_bf16 = bf16, o.cover = cover;
+    o.W = size[0], o.H = size[1];
+    o.device = dev_names[dev];
+    if (have_vc_size) mf.vc_W = vc_size[0], mf.vc_H = vc_size[1];
     if (nimg != 2 && !list_models) {
-        usage(stderr);
+        pc_opts_help(stderr, opts, &cmd);
         return 2;
     }
-    if (steps_i > 0) o.interp.steps = steps_i;
-    if (steps_v > 0) o.vc.steps = steps_v;
+    o.interp.steps = steps_i;
+    o.vc.steps = steps_v;
     const int keep_W = mf.vc_W, keep_H = mf.vc_H;
     pc_error err;
     memset(&err, 0, sizeof(err));

@@ -31,6 +31,8 @@ int pc_cli_parse_double(const char *s, double lo, double hi, double *v);
 // "fx,fy,cx,cy" (pixels; fx, fy > 0, all finite) into *K; 0 when malformed.
 struct pc_intrinsics;
 int pc_cli_parse_K(const char *s, struct pc_intrinsics *K);
+// The same as an option callback (cli_opts.h): ctx is the pc_intrinsics to fill.
+int pc_cli_opt_K(void *ctx, const char *v);
 // A duration as "42s", "3m07s" or "2h05m09s".
 void pc_cli_fmt_time(char *b, size_t n, double s);
 
