@@ -56,3 +56,12 @@ int pc_cli_parse_K(const char *s, pc_intrinsics *K) {
 }
 
 int pc_cli_opt_K(void *ctx, const char *v) { return pc_cli_parse_K(v, (pc_intrinsics *)ctx); }
+
+int pc_cli_opt_clip_heads(void *ctx, const char *v) {
+    int ch[3];
+    char tail;
+    if (sscanf(v, "%d,%d,%d%c", &ch[0], &ch[1], &ch[2], &tail) != 3 || ch[0] <= 0 || ch[1] <= 0 || ch[2] <= 0) return 0;
+    pc_clip_config *c = (pc_clip_config *)ctx;
+    c->text_heads = ch[0], c->vision_heads = ch[1], c->resampler_heads = ch[2];
+    return 1;
+}

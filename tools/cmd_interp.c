@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/common.h"
 #include "posecrafter.h"
@@ -24,24 +25,9 @@
 
 #define MAX_MODELS PC_MAX_MODEL_PARTS
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter interp --model M.ckpt A.jpg B.jpg -o OUT_DIR [options]\n"
-            "  DynamiCrafter-512 interpolation: T frames from A to B (frame_XX.png + contact_sheet.png).\n"
-            "  --model M        DynamiCrafter checkpoint (.ckpt / .safetensors); repeat for split files\n"
-            "  --config Y       upstream inference yaml (default: inference_512_v1.0.yaml values built in)\n"
-            "  --vocab F        CLIP BPE merges (bpe_simple_vocab_16e6.txt.gz); default: next to the model\n"
-            "  --prompt S       text prompt (default \"\")\n"
-            "  --steps N        DDIM steps (50)          --cfg S      guidance scale (7.5)\n"
-            "  --seed N         noise seed (12306)       --eta E      DDIM eta (1.0)\n"
-            "  --rescale R      guidance rescale (0.7)   --fs N       frame-stride/fps condition (5)\n"
-            "  --frames T       video length (16)        --size WxH   frame size (512x320)\n"
-            "  --fit pad|cover  pad: upstream Resize(short side)+CenterCrop (black bars on 4:3); cover: fill\n"
-            "  --threads N      worker threads (default: all CPUs)\n"
-            "  --bf16           GEMMs and VAE convolutions with bf16 operands (faster on AVX512_BF16 CPUs;\n"
-            "                   not f32-exact)\n"
-            "  --head-channels N (64), --clip-heads T,V,R (16,16,12): head sizes for non-standard models\n");
-}
+static const char usage_text[] =
+    "usage: posecrafter interp --model M.ckpt A.jpg B.jpg -o OUT_DIR [options]\n"
+    "  DynamiCrafter-512 interpolation: T frames from A to B (frame_XX.png + contact_sheet.png).\n";
 
 
 static int on_step(void *vctx, const pc_ddim_step_info *info) {
@@ -220,7 +206,7 @@ static pc_status save_outputs(const char *out, const float *video, int T, int H,
 
 int pc_cmd_interp(int argc, char **argv) {
     const char *models[MAX_MODELS], *out = NULL, *vocab = NULL, *imgs[2] = {NULL, NULL};
-    int nmodels = 0, nimg = 0, threads = 0, cover = 0, H = 320, W = 512, ch[3], bf16 = 0;
+    int nmodels = 0, nimg = 0, threads = 0, cover = 0, H = 320, W = 512, bf16 = 0;
     pc_interp_opts o;
     pc_interp_opts_default(&o);
     pc_unet_config ucfg;
@@ -252,82 +238,42 @@ int pc_cmd_interp(int argc, char **argv) {
                 W = yc.W;
             }
         }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const int has = i + 1 < argc;
-        long lv;
-        double dv;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--model") && has) {
-            if (nmodels == MAX_MODELS) {
-                fprintf(stderr, "posecrafter interp: at most %d --model files\n", MAX_MODELS);
-                return 2;
-            }
-            models[nmodels++] = argv[++i];
-        } else if (!strcmp(a, "--bf16")) {
-            bf16 = 1;
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && has) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--config") && has) {
-            i++;  // read above
-        } else if (!strcmp(a, "--vocab") && has) {
-            vocab = argv[++i];
-        } else if (!strcmp(a, "--prompt") && has) {
-            o.prompt = argv[++i];
-        } else if (!strcmp(a, "--steps") && has && pc_cli_parse_long(argv[i + 1], 1, 1000, &lv)) {
-            o.steps = (int)lv;
-            i++;
-        } else if (!strcmp(a, "--frames") && has && pc_cli_parse_long(argv[i + 1], 2, 256, &lv) && lv % 2 == 0) {
-            o.T = (int)lv;
-            i++;
-        } else if (!strcmp(a, "--seed") && has && pc_cli_parse_long(argv[i + 1], 0, 0x7fffffffL, &lv)) {
-            o.ddim.seed = (uint64_t)lv;
-            i++;
-        } else if (!strcmp(a, "--fs") && has && pc_cli_parse_long(argv[i + 1], 0, 1000, &lv)) {
-            o.fs = lv;
-            i++;
-        } else if (!strcmp(a, "--threads") && has && pc_cli_parse_long(argv[i + 1], 0, 1024, &lv)) {
-            threads = (int)lv;
-            i++;
-        } else if (!strcmp(a, "--head-channels") && has && pc_cli_parse_long(argv[i + 1], 1, 4096, &lv)) {
-            ucfg.num_head_channels = (int)lv;
-            i++;
-        } else if (!strcmp(a, "--cfg") && has && pc_cli_parse_double(argv[i + 1], 0.0, 100.0, &dv)) {
-            o.ddim.cfg_scale = (float)dv;
-            i++;
-        } else if (!strcmp(a, "--eta") && has && pc_cli_parse_double(argv[i + 1], 0.0, 10.0, &dv)) {
-            o.eta = dv;
-            i++;
-        } else if (!strcmp(a, "--rescale") && has && pc_cli_parse_double(argv[i + 1], 0.0, 1.0, &dv)) {
-            o.ddim.guidance_rescale = (float)dv;
-            i++;
-        } else if (!strcmp(a, "--size") && has && sscanf(argv[i + 1], "%dx%d", &W, &H) == 2 && W > 0 && H > 0 &&
-                   W <= 8192 && H <= 8192) {
-            i++;
-        } else if (!strcmp(a, "--fit") && has && (!strcmp(argv[i + 1], "pad") || !strcmp(argv[i + 1], "cover"))) {
-            cover = !strcmp(argv[++i], "cover");
-        } else if (!strcmp(a, "--clip-heads") && has && sscanf(argv[i + 1], "%d,%d,%d", &ch[0], &ch[1], &ch[2]) == 3 &&
-                   ch[0] > 0 && ch[1] > 0 && ch[2] > 0) {
-            ccfg.text_heads = ch[0];
-            ccfg.vision_heads = ch[1];
-            ccfg.resampler_heads = ch[2];
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "posecrafter interp: unknown or malformed option '%s'%s%s\n", a, has ? " " : "",
-                    has ? argv[i + 1] : "");
-            usage(stderr);
-            return 2;
-        } else if (nimg < 2) {
-            imgs[nimg++] = a;
-        } else {
-            fprintf(stderr, "posecrafter interp: more than two images ('%s')\n", a);
-            return 2;
-        }
-    }
+    int size[2] = {W, H};
+    int fs = (int)o.fs;
+    const char *config = NULL;
+    static const char *const fit_names[] = {"pad", "cover", NULL};
+    const pc_opt opts[] = {
+        PC_OPT_STRINGS(0, "model", models, &nmodels, MAX_MODELS, "M",
+                       "DynamiCrafter checkpoint (.ckpt / .safetensors); repeat for split files"),
+        PC_OPT_STRING('o', "out", &out, "DIR", "output folder"),
+        PC_OPT_STRING(0, "config", &config, "Y", "upstream inference yaml (default: inference_512_v1.0.yaml values built in)"),
+        PC_OPT_STRING(0, "vocab", &vocab, "F", "CLIP BPE merges (bpe_simple_vocab_16e6.txt.gz); default: next to the model"),
+        PC_OPT_STRING(0, "prompt", &o.prompt, "S", "text prompt"),
+        PC_OPT_INT(0, "steps", &o.steps, 1, 1000, "N", "DDIM steps"),
+        PC_OPT_FLOAT(0, "cfg", &o.ddim.cfg_scale, 0.0, 100.0, "S", "guidance scale"),
+        PC_OPT_U64(0, "seed", &o.ddim.seed, 0, 0x7fffffff, "N", "noise seed"),
+        PC_OPT_DOUBLE(0, "eta", &o.eta, 0.0, 10.0, "E", "DDIM eta"),
+        PC_OPT_FLOAT(0, "rescale", &o.ddim.guidance_rescale, 0.0, 1.0, "R", "guidance rescale"),
+        PC_OPT_INT(0, "fs", &fs, 0, 1000, "N", "frame-stride/fps condition"),
+        PC_OPT_INT_MULT(0, "frames", &o.T, 2, 256, 2, "T", "video length"),
+        PC_OPT_SIZE(0, "size", size, 1, 8192, "frame size"),
+        PC_OPT_CHOICE(0, "fit", &cover, fit_names, NULL, "F",
+                      "pad: upstream Resize(short side)+CenterCrop (black bars on 4:3); cover: fill"),
+        PC_OPT_INT(0, "threads", &threads, 0, 1024, "N", "worker threads (0: all CPUs)"),
+        PC_OPT_FLAG(0, "bf16", &bf16, "GEMMs and VAE convolutions with bf16 operands (faster on AVX512_BF16 CPUs;\nnot f32-exact)"),
+        PC_OPT_INT(0, "head-channels", &ucfg.num_head_channels, 1, 4096, "N", "UNet head size, for non-standard models"),
+        PC_OPT_CALLBACK(0, "clip-heads", pc_cli_opt_clip_heads, &ccfg, "T,V,R", "three positive whole numbers T,V,R",
+                        "CLIP text, vision and resampler heads, for non-standard models (16,16,12)"),
+        PC_OPT_END(),
+    };
+    const pc_opts_cmd cmd = {"interp", usage_text, imgs, 2, &nimg, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) return prc;
+    (void)config;  // read above, before the other options
+    W = size[0], H = size[1];
+    o.fs = fs;
     if (!nmodels || !out || nimg != 2) {
-        usage(stderr);
+        pc_opts_help(stderr, opts, &cmd);
         return 2;
     }
     char vocab_buf[4200];

@@ -37,14 +37,6 @@ static int set_both_cfg(void *ctx, const char *v) {
     *((two_floats *)ctx)->a = *((two_floats *)ctx)->b = (float)x;
     return 1;
 }
-static int set_clip_heads(void *ctx, const char *v) {
-    int ch[3];
-    char tail;
-    if (sscanf(v, "%d,%d,%d%c", &ch[0], &ch[1], &ch[2], &tail) != 3 || ch[0] <= 0 || ch[1] <= 0 || ch[2] <= 0) return 0;
-    pc_clip_config *c = (pc_clip_config *)ctx;
-    c->text_heads = ch[0], c->vision_heads = ch[1], c->resampler_heads = ch[2];
-    return 1;
-}
 
 typedef struct {
     double base;     // stage time when the current step sequence started
@@ -132,7 +124,7 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
                        "explicit ViewCrafter checkpoint (repeat for split checkpoints)"),
         PC_OPT_STRING(0, "vocab", &mf.vocab, "F", "explicit CLIP BPE vocabulary"),
         PC_OPT_INT(0, "head-channels", &mf.ucfg.num_head_channels, 1, 4096, "N", "UNet attention head size, for non-standard models"),
-        PC_OPT_CALLBACK(0, "clip-heads", set_clip_heads, &mf.ccfg, "T,V,R", "three positive whole numbers T,V,R",
+        PC_OPT_CALLBACK(0, "clip-heads", pc_cli_opt_clip_heads, &mf.ccfg, "T,V,R", "three positive whole numbers T,V,R",
                         "CLIP text, vision and resampler heads, for non-standard models"),
         PC_OPT_CHOICE(0, "backbone", &backbone, bb_names, bb_values, "B",
                       "the model of the relay and final reconstructions; mast3r: its pointmaps\n"

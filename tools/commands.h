@@ -33,6 +33,8 @@ struct pc_intrinsics;
 int pc_cli_parse_K(const char *s, struct pc_intrinsics *K);
 // The same as an option callback (cli_opts.h): ctx is the pc_intrinsics to fill.
 int pc_cli_opt_K(void *ctx, const char *v);
+// "T,V,R" CLIP text, vision and resampler heads (all > 0); ctx is the pc_clip_config to fill.
+int pc_cli_opt_clip_heads(void *ctx, const char *v);
 // A duration as "42s", "3m07s" or "2h05m09s".
 void pc_cli_fmt_time(char *b, size_t n, double s);
 
