@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/common.h"
 #include "posecrafter.h"
@@ -237,59 +238,30 @@ static int parse_bins(eval_args *a, const char *s) {
     return a->n_bins > 0;
 }
 
-static void usage_eval(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter eval --pairs LIST --method NAME [options]\n"
-            "  Evaluates a relative-pose method on a pair list and prints the paper's table.\n\n"
-            "  --pairs LIST        SuperGlue pair file (img0 img1 rot0 rot1 K0 K1 T_0to1) or JSON-lines manifest\n"
-            "  --root DIR          resolve image paths against DIR (default: the list's folder or its parent)\n"
-            "  --method NAME       estimator (see below)\n"
-            "  --results FILE      JSON-lines results, appended; an existing file is resumed\n"
-            "                      (default: results_<method>.jsonl, or ..._shard<i>of<n>.jsonl)\n"
-            "  --runs N            independent runs per pair with seeds seed+run (default 3, as the paper)\n"
-            "  --seed S            base seed (default 0)\n"
-            "  --shard i/n         evaluate only pairs with index %% n == i-1 (join shards with eval-merge)\n"
-            "  --bins LIST         yaw bins, e.g. 50:65,65:90 (default 50:65,65:90,50:90; 'all' rows always)\n"
-            "  --md FILE, --csv FILE   also write the table as Markdown / CSV\n"
-            "  --plot FILE.png     cumulative error curves (rotation and translation)\n"
-            "  --model FILE        checkpoint for learned methods (dust3r-pair: DUSt3R .pth / .safetensors)\n"
-            "  --size N            DUSt3R preprocessing size (default 512)\n"
-            "  --known-intrinsics  dust3r-pair, posecrafter*: fix each pair's ground-truth K (mapped to DUSt3R's\n"
-            "                      input) in the alignment; results are recorded as method '<name>+K'\n"
-            "  --backbone B        posecrafter*: dust3r (default), mast3r or mast3r-sparse for the reconstructions\n"
-            "                      (recorded as '<name>+<B>'; needs MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth)\n"
-            "  --models DIR        published checkpoints for posecrafter* (default: $POSECRAFTER_MODELS)\n"
-            "  --work DIR          per-pair evidence + stage cache for posecrafter* (default: <results>.work)\n"
-            "  --threads N         worker threads (default: all cores)\n"
-            "  --max-new N         stop after N new results (for tests and time-boxed jobs)\n"
-            "  --quiet             no progress line\n\nmethods:\n");
-    list_methods(f);
+static int opt_bins(void *ctx, const char *v) { return parse_bins((eval_args *)ctx, v); }
+
+static int opt_shard(void *ctx, const char *v) {
+    eval_args *a = (eval_args *)ctx;
+    char extra;
+    int si, sn;
+    if (sscanf(v, "%d/%d%c", &si, &sn, &extra) != 2 || sn < 1 || si < 1 || si > sn) return 0;
+    a->shard_i = si, a->shard_n = sn;
+    return 1;
 }
 
-static int parse_common(eval_args *a, int argc, char **argv, int *i) {
-    const char *o = argv[*i];
-#define NEXT() ((*i) + 1 < argc ? argv[++(*i)] : NULL)
-    if (!strcmp(o, "--bins")) {
-        const char *v = NEXT();
-        if (!v || !parse_bins(a, v)) {
-            fprintf(stderr, "posecrafter: --bins wants LO:HI[,LO:HI...] with 0 <= LO < HI <= 180\n");
-            return -1;
-        }
-        return 1;
-    }
-    if (!strcmp(o, "--md")) return (a->md_path = NEXT()) ? 1 : -1;
-    if (!strcmp(o, "--csv")) return (a->csv_path = NEXT()) ? 1 : -1;
-    if (!strcmp(o, "--plot")) return (a->plot_path = NEXT()) ? 1 : -1;
-    if (!strcmp(o, "--pairs")) return (a->pairs_path = NEXT()) ? 1 : -1;
-    if (!strcmp(o, "--root")) return (a->root = NEXT()) ? 1 : -1;
-    if (!strcmp(o, "--method")) return (a->method = NEXT()) ? 1 : -1;
-    if (!strcmp(o, "--quiet")) {
-        a->quiet = 1;
-        return 1;
-    }
-#undef NEXT
-    return 0;
-}
+// Options that eval and eval-merge share (one declaration for both tables).
+#define EVAL_COMMON_OPTS(a)                                                                                          \
+    PC_OPT_STRING(0, "pairs", &(a).pairs_path, "LIST",                                                           \
+                  "SuperGlue pair file (img0 img1 rot0 rot1 K0 K1 T_0to1) or JSON-lines manifest"),              \
+        PC_OPT_STRING(0, "root", &(a).root, "DIR",                                                               \
+                      "resolve image paths against DIR (default: the list's folder or its parent)"),            \
+        PC_OPT_INT(0, "runs", &(a).runs, 1, 100, "N", "independent runs per pair with seeds seed+run"),         \
+        PC_OPT_CALLBACK(0, "bins", opt_bins, &(a), "LIST", "LO:HI[,LO:HI...] with 0 <= LO < HI <= 180",          \
+                        "yaw bins, e.g. 50:65,65:90 (default 50:65,65:90,50:90; 'all' rows always)"),           \
+        PC_OPT_STRING(0, "md", &(a).md_path, "FILE", "also write the table as Markdown"),                         \
+        PC_OPT_STRING(0, "csv", &(a).csv_path, "FILE", "also write the table as CSV"),                            \
+        PC_OPT_STRING(0, "plot", &(a).plot_path, "FILE.png", "cumulative error curves (rotation and translation)"), \
+        PC_OPT_FLAG(0, "quiet", &(a).quiet, "no progress line")
 
 static void default_args(eval_args *a) {
     memset(a, 0, sizeof(*a));
@@ -461,64 +433,44 @@ static int result_done(const pc_eval_result *rs, size_t n, const char *id, const
 int pc_cmd_eval(int argc, char **argv) {
     eval_args a;
     default_args(&a);
-    for (int i = 1; i < argc; i++) {
-        int c = parse_common(&a, argc, argv, &i);
-        if (c < 0) {
-            fprintf(stderr, "posecrafter eval: %s needs a value\n", argv[i]);
-            return 2;
-        }
-        if (c > 0) continue;
-        const char *o = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            usage_eval(stdout);
-            return 0;
-        } else if (!strcmp(o, "--known-intrinsics")) {
-            a.known_K = 1;
-        } else if (!strcmp(o, "--backbone") && v) {
-            if (strcmp(v, "dust3r") && strcmp(v, "mast3r") && strcmp(v, "mast3r-sparse")) {
-                fprintf(stderr, "posecrafter eval: --backbone is dust3r, mast3r or mast3r-sparse\n");
-                return 2;
-            }
-            a.mast3r = !strcmp(v, "mast3r") ? 1 : !strcmp(v, "mast3r-sparse") ? 2 : 0, i++;
-        } else if (!strcmp(o, "--model") && v) {
-            a.model = v, i++;
-        } else if (!strcmp(o, "--models") && v) {
-            a.models_dir = v, i++;
-        } else if (!strcmp(o, "--work") && v) {
-            a.work = v, i++;
-        } else if (!strcmp(o, "--size") && v) {
-            a.size = atoi(v), i++;
-        } else if (!strcmp(o, "--results") && v) {
-            a.results = v, i++;
-        } else if (!strcmp(o, "--runs") && v) {
-            a.runs = atoi(v), i++;
-        } else if (!strcmp(o, "--seed") && v) {
-            a.seed = strtoull(v, NULL, 10), i++;
-        } else if (!strcmp(o, "--threads") && v) {
-            a.threads = atoi(v), i++;
-        } else if (!strcmp(o, "--max-new") && v) {
-            a.max_new = atoi(v), i++;
-        } else if (!strcmp(o, "--shard") && v) {
-            char extra;
-            if (sscanf(v, "%d/%d%c", &a.shard_i, &a.shard_n, &extra) != 2 || a.shard_n < 1 || a.shard_i < 1 ||
-                a.shard_i > a.shard_n) {
-                fprintf(stderr, "posecrafter eval: --shard wants i/n with 1 <= i <= n\n");
-                return 2;
-            }
-            i++;
-        } else {
-            fprintf(stderr, "posecrafter eval: unknown or incomplete option '%s'\n\n", o);
-            usage_eval(stderr);
-            return 2;
-        }
+    static const char *const bb_names[] = {"dust3r", "mast3r", "mast3r-sparse", NULL};
+    const pc_opt opts[] = {
+        EVAL_COMMON_OPTS(a),
+        PC_OPT_STRING(0, "method", &a.method, "NAME", "estimator (see below)"),
+        PC_OPT_STRING(0, "results", &a.results, "FILE",
+                      "JSON-lines results, appended; an existing file is resumed\n"
+                      "(default: results_<method>.jsonl, or ..._shard<i>of<n>.jsonl)"),
+        PC_OPT_U64(0, "seed", &a.seed, 0, 9007199254740992.0, "S", "base seed"),
+        PC_OPT_CALLBACK(0, "shard", opt_shard, &a, "i/n", "i/n with 1 <= i <= n",
+                        "evaluate only pairs with index % n == i-1 (join shards with eval-merge)"),
+        PC_OPT_STRING(0, "model", &a.model, "FILE", "checkpoint for learned methods (dust3r-pair: DUSt3R .pth / .safetensors)"),
+        PC_OPT_INT(0, "size", &a.size, 32, 4096, "N", "DUSt3R preprocessing size"),
+        PC_OPT_FLAG(0, "known-intrinsics", &a.known_K,
+                    "dust3r-pair, posecrafter*: fix each pair's ground-truth K (mapped to DUSt3R's\n"
+                    "input) in the alignment; results are recorded as method '<name>+K'"),
+        PC_OPT_CHOICE(0, "backbone", &a.mast3r, bb_names, NULL, "B",
+                      "posecrafter*: the model of the reconstructions (recorded as '<name>+<B>';\n"
+                      "mast3r*: needs MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth)"),
+        PC_OPT_STRING(0, "models", &a.models_dir, "DIR", "published checkpoints for posecrafter* (default: $POSECRAFTER_MODELS)"),
+        PC_OPT_STRING(0, "work", &a.work, "DIR", "per-pair evidence + stage cache for posecrafter* (default: <results>.work)"),
+        PC_OPT_INT(0, "threads", &a.threads, 0, 1024, "N", "worker threads (0: all cores)"),
+        PC_OPT_INT(0, "max-new", &a.max_new, -1, 1000000000, "N", "stop after N new results (-1: no limit; for tests and time-boxed jobs)"),
+        PC_OPT_END(),
+    };
+    char epilog[2048];
+    {
+        size_t k = (size_t)snprintf(epilog, sizeof(epilog), "\nmethods:\n");
+        for (size_t m = 0; m < PC_ARRAY_LEN(methods) && k < sizeof(epilog); m++)
+            k += (size_t)snprintf(epilog + k, sizeof(epilog) - k, "  %-12s %s\n", methods[m].name, methods[m].about);
     }
+    const pc_opts_cmd cmd = {"eval",
+                             "usage: posecrafter eval --pairs LIST --method NAME [options]\n"
+                             "  Evaluates a relative-pose method on a pair list and prints the paper's table.\n\n",
+                             NULL, 0, NULL, epilog};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) return prc;
     if (!a.pairs_path || !a.method) {
-        usage_eval(stderr);
-        return 2;
-    }
-    if (a.runs < 1 || a.runs > 100) {
-        fprintf(stderr, "posecrafter eval: --runs must be 1..100\n");
+        pc_opts_help(stderr, opts, &cmd);
         return 2;
     }
     method_fn fn = NULL;
@@ -669,43 +621,27 @@ stop:
 
 // ---- eval-merge ---------------------------------------------------------------------
 
-static void usage_merge(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter eval-merge RESULTS.jsonl... [--pairs LIST] [--runs N] [--bins LIST] [--md F] [--csv F]\n"
-            "                              [--plot F.png] [--allow-corrupt]\n"
-            "  Joins result files (e.g. shards), checks for duplicate and (with --pairs) missing pairs, prints the table.\n"
-            "  Corrupt lines and conflicting duplicates are errors unless --allow-corrupt.\n");
-}
-
 int pc_cmd_eval_merge(int argc, char **argv) {
     eval_args a;
     default_args(&a);
     const char *inputs[MAX_INPUTS];
     int n_in = 0, allow_corrupt = 0;
-    for (int i = 1; i < argc; i++) {
-        int c = parse_common(&a, argc, argv, &i);
-        if (c < 0) {
-            fprintf(stderr, "posecrafter eval-merge: %s needs a value\n", argv[i]);
-            return 2;
-        }
-        if (c > 0) continue;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage_merge(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--allow-corrupt")) {
-            allow_corrupt = 1;
-        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
-            a.runs = atoi(argv[++i]);
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "posecrafter eval-merge: unknown option '%s'\n", argv[i]);
-            usage_merge(stderr);
-            return 2;
-        } else if (n_in < MAX_INPUTS) {
-            inputs[n_in++] = argv[i];
-        }
-    }
+    const pc_opt opts[] = {
+        EVAL_COMMON_OPTS(a),
+        PC_OPT_FLAG(0, "allow-corrupt", &allow_corrupt, "report corrupt lines and conflicting duplicates, go on"),
+        PC_OPT_END(),
+    };
+    const pc_opts_cmd cmd = {
+        "eval-merge",
+        "usage: posecrafter eval-merge RESULTS.jsonl... [--pairs LIST] [--runs N] [--bins LIST] [--md F] [--csv F]\n"
+        "                              [--plot F.png] [--allow-corrupt]\n"
+        "  Joins result files (e.g. shards), checks for duplicate and (with --pairs) missing pairs, prints the table.\n"
+        "  Corrupt lines and conflicting duplicates are errors unless --allow-corrupt.\n\n",
+        inputs, MAX_INPUTS, &n_in, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) return prc;
     if (!n_in) {
-        usage_merge(stderr);
+        pc_opts_help(stderr, opts, &cmd);
         return 2;
     }
     pc_error err;
@@ -798,48 +734,43 @@ int pc_cmd_eval_merge(int argc, char **argv) {
 
 // ---- eval-convert -------------------------------------------------------------------
 
+static int opt_yaw(void *ctx, const char *v) {
+    double *y = (double *)ctx, lo, hi;
+    char extra;
+    if (sscanf(v, "%lf:%lf%c", &lo, &hi, &extra) != 2 || !(lo < hi)) return 0;
+    y[0] = lo, y[1] = hi;
+    return 1;
+}
+
 int pc_cmd_eval_convert(int argc, char **argv) {
     const char *format = NULL, *root = NULL, *out = NULL;
     double lo = 50, hi = 90;
     int max_pairs = 0, stride = 1;
     unsigned long long seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            printf("usage: posecrafter eval-convert FORMAT ROOT -o PAIRS.jsonl [--yaw LO:HI] [--max-pairs N] [--seed S]\n"
-                   "                                [--stride K]\n"
-                   "  FORMAT: cambridge | scannet | dl3dv | navi, each read as its publisher lays it out (docs/EVAL.md).\n"
-                   "  Writes every pair within a scene whose ground-truth relative yaw is in [LO, HI] (default 50:90),\n"
-                   "  or a seeded random subset of N per scene. Image paths are relative to ROOT (use eval --root ROOT).\n"
-                   "  --stride K (scannet): use every K-th frame.\n");
-            return 0;
-        } else if (!strcmp(o, "-o") && v) {
-            out = v, i++;
-        } else if (!strcmp(o, "--yaw") && v) {
-            char extra;
-            if (sscanf(v, "%lf:%lf%c", &lo, &hi, &extra) != 2 || !(lo < hi)) {
-                fprintf(stderr, "posecrafter eval-convert: --yaw wants LO:HI\n");
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(o, "--max-pairs") && v) {
-            max_pairs = atoi(v), i++;
-        } else if (!strcmp(o, "--seed") && v) {
-            seed = strtoull(v, NULL, 10), i++;
-        } else if (!strcmp(o, "--stride") && v) {
-            stride = atoi(v), i++;
-        } else if (o[0] == '-') {
-            fprintf(stderr, "posecrafter eval-convert: unknown or incomplete option '%s'\n", o);
-            return 2;
-        } else if (!format) {
-            format = o;
-        } else if (!root) {
-            root = o;
-        } else {
-            fprintf(stderr, "posecrafter eval-convert: unexpected argument '%s'\n", o);
-            return 2;
-        }
-    }
+    double yaw[2] = {lo, hi};
+    const pc_opt opts[] = {
+        PC_OPT_STRING('o', NULL, &out, "PAIRS.jsonl", "the manifest to write"),
+        PC_OPT_CALLBACK(0, "yaw", opt_yaw, yaw, "LO:HI", "LO:HI with LO < HI",
+                        "ground-truth relative yaw range of the pairs (default 50:90)"),
+        PC_OPT_INT(0, "max-pairs", &max_pairs, 0, 1000000000, "N", "a seeded random subset of N pairs per scene (0: all)"),
+        PC_OPT_U64(0, "seed", &seed, 0, 9007199254740992.0, "S", "seed of that subset"),
+        PC_OPT_INT(0, "stride", &stride, 1, 1000000, "K", "scannet: use every K-th frame"),
+        PC_OPT_END(),
+    };
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0;
+    const pc_opts_cmd cmd = {
+        "eval-convert",
+        "usage: posecrafter eval-convert FORMAT ROOT -o PAIRS.jsonl [--yaw LO:HI] [--max-pairs N] [--seed S]\n"
+        "                                [--stride K]\n"
+        "  FORMAT: cambridge | scannet | dl3dv | navi, each read as its publisher lays it out (docs/EVAL.md).\n"
+        "  Writes every pair within a scene whose ground-truth relative yaw is in [LO, HI],\n"
+        "  or a seeded random subset of N per scene. Image paths are relative to ROOT (use eval --root ROOT).\n\n",
+        pos, 2, &npos, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) return prc;
+    format = pos[0], root = pos[1];
+    lo = yaw[0], hi = yaw[1];
     if (!format || !root || !out) {
         fprintf(stderr, "usage: posecrafter eval-convert FORMAT ROOT -o PAIRS.jsonl (see --help)\n");
         return 2;
