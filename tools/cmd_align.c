@@ -27,27 +27,19 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/common.h"
 #include "pipeline/pipeline_internal.h"
 #include "posecrafter.h"
 
-static void align_usage(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter align --pairs DIR [-o OUT] [--graph complete|swin-K|logwin-K|oneref-ID]\n"
-            "                         [--niter 300] [--lr 0.01] [--schedule cosine|linear] [--min-conf 3] [--threads N]\n"
-            "       posecrafter align --model M.pth img1 ... imgN [-o OUT] [--size 512] [--graph complete]\n"
-            "                         [--device auto|cpu|cuda] [same options]\n"
-            "--device: where DUSt3R's encoder/decoders run: auto (GPU when present, default), cpu, cuda\n"
-            "--sparse: with a MASt3R --model, MASt3R's sparse global alignment (mast3r demo: complete graph, matches,\n"
-            "          coarse 3-D + fine 2-D stages, 300 + 300 iterations) instead of the dense one\n"
-            "--K V:fx,fy,cx,cy  known intrinsics of view V (0-based index, or the image's file name), repeatable;\n"
-            "                   --model: pixels of the image file (mapped through load_images' resize + crop);\n"
-            "                   --pairs: pixels of the pointmaps. Held fixed in the alignment (one focal: the mean)\n"
-            "--intrinsics F.json  the same for many views: {\"V\": [fx, fy, cx, cy] or {\"fx\":..,\"fy\":..,\"cx\":..,\"cy\":..}}\n"
-            "--pairs DIR: edges.npy (E,2), pred1_pts3d.npy (E,H,W,3), pred1_conf.npy (E,H,W), pred2_pts3d.npy,\n"
-            "             pred2_conf.npy, optional names.txt. Writes cameras.json, COLMAP text model, points.ply.\n");
-}
+static const char align_usage_text[] =
+    "usage: posecrafter align --pairs DIR [-o OUT] [--graph complete|swin-K|logwin-K|oneref-ID]\n"
+    "                         [--niter 300] [--lr 0.01] [--schedule cosine|linear] [--min-conf 3] [--threads N]\n"
+    "       posecrafter align --model M.pth img1 ... imgN [-o OUT] [--size 512] [--graph complete]\n"
+    "                         [--device auto|cpu|cuda] [same options]\n"
+    "--pairs DIR: edges.npy (E,2), pred1_pts3d.npy (E,H,W,3), pred1_conf.npy (E,H,W), pred2_pts3d.npy,\n"
+    "             pred2_conf.npy, optional names.txt. Writes cameras.json, COLMAP text model, points.ply.\n\n";
 
 static int load_npy(pc_tensor *t, const char *dir, const char *name, pc_error *err) {
     char path[4096];
@@ -331,42 +323,41 @@ int pc_cmd_align(int argc, char **argv) {
         free(kspecs);
         return 1;
     }
-    for (int a = 1; a < argc; a++) {
-        const char *s = argv[a];
-        int more = a + 1 < argc;
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-            align_usage(stdout);
-            free(imgs);
-            free(kspecs);
-            return 0;
-        } else if (!strcmp(s, "--pairs") && more) pairs_dir = argv[++a];
-        else if (!strcmp(s, "--model") && more) model = argv[++a];
-        else if (!strcmp(s, "-o") && more) out = argv[++a];
-        else if (!strcmp(s, "--graph") && more) graph = argv[++a];
-        else if (!strcmp(s, "--niter") && more) niter = atoi(argv[++a]);
-        else if (!strcmp(s, "--lr") && more) lr = atof(argv[++a]);
-        else if (!strcmp(s, "--schedule") && more) sched = argv[++a];
-        else if (!strcmp(s, "--min-conf") && more) min_conf = atof(argv[++a]);
-        else if (!strcmp(s, "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(s, "--size") && more) size = atoi(argv[++a]);
-        else if (!strcmp(s, "--device") && more) device = argv[++a];
-        else if (!strcmp(s, "--K") && more) kspecs[nk++] = argv[++a];
-        else if (!strcmp(s, "--intrinsics") && more) kjson = argv[++a];
-        else if (!strcmp(s, "--sparse")) sparse = 1;
-        else if (s[0] == '-') {
-            fprintf(stderr, "align: unknown or incomplete option '%s'\n", s);
-            align_usage(stderr);
-            free(imgs);
-            free(kspecs);
-            return 2;
-        } else imgs[n_img++] = s;
-    }
-    if (niter < 0 || niter > 1000000 || !(lr > 0) || (strcmp(sched, "cosine") && strcmp(sched, "linear"))) {
-        fprintf(stderr, "align: bad --niter/--lr/--schedule\n");
+    int sched_i = 0, dev = 0;
+    static const char *const sched_names[] = {"cosine", "linear", NULL};
+    static const char *const dev_names[] = {"auto", "cpu", "cuda", NULL};
+    const pc_opt opts[] = {
+        PC_OPT_STRING(0, "pairs", &pairs_dir, "DIR", "pairwise predictions to align (see above)"),
+        PC_OPT_STRING(0, "model", &model, "M.pth", "DUSt3R / MASt3R checkpoint: run it on the images first"),
+        PC_OPT_STRING('o', NULL, &out, "OUT", "output folder"),
+        PC_OPT_STRING(0, "graph", &graph, "G", "scene graph: complete | swin-K | logwin-K | oneref-ID (default complete)"),
+        PC_OPT_INT(0, "niter", &niter, 0, 1000000, "N", "alignment iterations"),
+        PC_OPT_DOUBLE(0, "lr", &lr, 1e-12, 1e6, "LR", "learning rate"),
+        PC_OPT_CHOICE(0, "schedule", &sched_i, sched_names, NULL, "S", "learning-rate schedule"),
+        PC_OPT_DOUBLE(0, "min-conf", &min_conf, -1e30, 1e30, "C", "confidence threshold of the points written"),
+        PC_OPT_INT(0, "threads", &threads, 0, 1024, "N", "worker threads (0: all CPUs)"),
+        PC_OPT_INT(0, "size", &size, 16, 4096, "N", "--model: load_images size"),
+        PC_OPT_CHOICE(0, "device", &dev, dev_names, NULL, "D", "--model: where DUSt3R's encoder/decoders run (auto: GPU when present)"),
+        PC_OPT_STRINGS(0, "K", kspecs, &nk, argc, "V:fx,fy,cx,cy",
+                       "known intrinsics of view V (0-based index, or the image's file name), repeatable;\n"
+                       "--model: pixels of the image file (mapped through load_images' resize + crop);\n"
+                       "--pairs: pixels of the pointmaps. Held fixed in the alignment (one focal: the mean)"),
+        PC_OPT_STRING(0, "intrinsics", &kjson, "F.json",
+                      "the same for many views: {\"V\": [fx, fy, cx, cy] or {\"fx\":..,\"fy\":..,\"cx\":..,\"cy\":..}}"),
+        PC_OPT_FLAG(0, "sparse", &sparse,
+                    "with a MASt3R --model, MASt3R's sparse global alignment (mast3r demo: complete graph,\n"
+                    "matches, coarse 3-D + fine 2-D stages, 300 + 300 iterations) instead of the dense one"),
+        PC_OPT_END(),
+    };
+    const pc_opts_cmd cmd = {"align", align_usage_text, imgs, argc, &n_img, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) {
         free(imgs);
         free(kspecs);
-        return 2;
+        return prc;
     }
+    sched = sched_names[sched_i];
+    device = dev_names[dev];
     if (model && !pairs_dir) {
         int r = align_from_model(model, imgs, n_img, size, graph ? graph : "complete", niter, lr, sched, min_conf,
                                  threads, out, device, kspecs, nk, kjson, sparse);
@@ -376,7 +367,7 @@ int pc_cmd_align(int argc, char **argv) {
     }
     free(imgs);
     if (!pairs_dir || n_img > 0) {
-        align_usage(stderr);
+        pc_opts_help(stderr, opts, &cmd);
         free(kspecs);
         return 2;
     }

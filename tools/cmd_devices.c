@@ -3,31 +3,25 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/cpu.h"
 #include "core/gemm.h"
 #include "posecrafter.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter devices\n\n"
-            "Prints the CPU features the kernels dispatch on, the measured fp32 multiply-add peak of one\n"
-            "core for the vector unit the GEMM uses (AVX-512, AVX2+FMA or SSE2: the denominator of every\n"
-            "%% of peak figure), and every CUDA GPU (name, compute capability, multiprocessors, memory), or\n"
-            "why there is none: 'built without CUDA' or 'no CUDA device: ...'.\n"
-            "Exit status 0 in every case; 2 on a bad option.\n");
-}
+static const char usage_text[] =
+    "usage: posecrafter devices\n\n"
+    "Prints the CPU features the kernels dispatch on, the measured fp32 multiply-add peak of one\n"
+    "core for the vector unit the GEMM uses (AVX-512, AVX2+FMA or SSE2: the denominator of every\n"
+    "% of peak figure), and every CUDA GPU (name, compute capability, multiprocessors, memory), or\n"
+    "why there is none: 'built without CUDA' or 'no CUDA device: ...'.\n"
+    "Exit status 0 in every case; 2 on a bad option.\n";
 
 int pc_cmd_devices(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        fprintf(stderr, "posecrafter devices: unknown argument '%s'\n\n", argv[i]);
-        usage(stderr);
-        return 2;
-    }
+    const pc_opt opts[] = {PC_OPT_END()};
+    const pc_opts_cmd cmd = {"devices", usage_text, NULL, 0, NULL, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) return prc;
     const char *feat = pc_cpu_features();
     printf("cpu: %s (gemm: %s)\n", feat && *feat ? feat : "baseline x86-64", pc_gemm_isa());
     pc_cpu_peak pk = pc_cpu_fma_peak(0.1);

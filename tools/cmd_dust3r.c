@@ -22,32 +22,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/common.h"
 #include "posecrafter.h"
 
-static void usage(FILE *f, int mast3r) {
-    if (mast3r)
-        fprintf(f,
-                "usage: posecrafter mast3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
-                "[--conf-thr 3] [--device auto|cpu|cuda] [--subsample 8]\n"
-                "  MASt3R pointmaps (both in camera A's frame), dense descriptors and their reciprocal matches.\n"
-                "  --model     MASt3R checkpoint, e.g. MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth\n"
-                "  --subsample query grid step of fast_reciprocal_NNs (8, as mast3r's demo)\n"
-                "  writes pts3d_1/2.npy, conf_1/2.npy, desc_1/2.npy (H,W,D), desc_conf_1/2.npy, matches.txt\n"
-                "  (x1 y1 x2 y2, pixels of the network input), matches.png, cloud.ply, depth/conf previews\n");
-    else
-        fprintf(f,
-            "usage: posecrafter dust3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
-            "[--conf-thr 3] [--device auto|cpu|cuda]\n"
-            "  DUSt3R pointmaps for the ordered pair (A, B), both in camera A's frame.\n");
-    fprintf(f,
-            "  --model     DUSt3R / MASt3R checkpoint (.pth or .safetensors)\n"
-            "  --size      load_images size: long side (512) or 224 (short side + centre crop)\n"
-            "  --threads   worker threads (default: all CPUs)\n"
-            "  --device    where the encoder/decoders run: auto (GPU when present, default), cpu, cuda\n"
-            "  --conf-thr  confidence threshold for cloud.ply (default 3)\n");
-}
+static const char usage_mast3r[] =
+    "usage: posecrafter mast3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
+    "[--conf-thr 3] [--device auto|cpu|cuda] [--subsample 8]\n"
+    "  MASt3R pointmaps (both in camera A's frame), dense descriptors and their reciprocal matches.\n"
+    "  writes pts3d_1/2.npy, conf_1/2.npy, desc_1/2.npy (H,W,D), desc_conf_1/2.npy, matches.txt\n"
+    "  (x1 y1 x2 y2, pixels of the network input), matches.png, cloud.ply, depth/conf previews\n";
+static const char usage_dust3r[] =
+    "usage: posecrafter dust3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
+    "[--conf-thr 3] [--device auto|cpu|cuda]\n"
+    "  DUSt3R pointmaps for the ordered pair (A, B), both in camera A's frame.\n";
 
 static int cmp_float(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
@@ -239,66 +228,28 @@ static int run_pair_cmd(int argc, char **argv, int mast3r) {
     int subsample = 8;
     const char *model = NULL, *out = NULL, *imgs[2] = {NULL, NULL};
     int size = 512, threads = 0, nimg = 0;
-    const char *device = "auto";
     float thr = 3.0f;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout, mast3r);
-            return 0;
-        } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && i + 1 < argc) {
-            model = argv[++i];
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && i + 1 < argc) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--size") && i + 1 < argc) {
-            char *end;
-            long s = strtol(argv[++i], &end, 10);
-            if (*end || s < 16 || s > 4096) {
-                fprintf(stderr, "%s: bad --size '%s'\n", cmd, argv[i]);
-                return 2;
-            }
-            size = (int)s;
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            char *end;
-            long t = strtol(argv[++i], &end, 10);
-            if (*end || t < 0 || t > 1024) {
-                fprintf(stderr, "%s: bad --threads '%s'\n", cmd, argv[i]);
-                return 2;
-            }
-            threads = (int)t;
-        } else if (!strcmp(a, "--device") && i + 1 < argc) {
-            device = argv[++i];
-            if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda")) {
-                fprintf(stderr, "%s: bad --device '%s' (auto, cpu or cuda)\n", cmd, device);
-                return 2;
-            }
-        } else if (mast3r && !strcmp(a, "--subsample") && i + 1 < argc) {
-            long ss;
-            if (!pc_cli_parse_long(argv[++i], 1, 256, &ss)) {
-                fprintf(stderr, "%s: bad --subsample '%s' (1..256)\n", cmd, argv[i]);
-                return 2;
-            }
-            subsample = (int)ss;
-        } else if (!strcmp(a, "--conf-thr") && i + 1 < argc) {
-            char *end;
-            thr = strtof(argv[++i], &end);
-            if (*end) {
-                fprintf(stderr, "%s: bad --conf-thr '%s'\n", cmd, argv[i]);
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, a);
-            usage(stderr, mast3r);
-            return 2;
-        } else if (nimg < 2) {
-            imgs[nimg++] = a;
-        } else {
-            fprintf(stderr, "%s: too many images ('%s')\n", cmd, a);
-            return 2;
-        }
-    }
+    int dev = 0;
+    static const char *const dev_names[] = {"auto", "cpu", "cuda", NULL};
+    pc_opt opts[] = {
+        PC_OPT_STRING('m', "model", &model, "M",
+                      mast3r ? "MASt3R checkpoint, e.g. MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth"
+                             : "DUSt3R / MASt3R checkpoint (.pth or .safetensors)"),
+        PC_OPT_STRING('o', "out", &out, "DIR", "output folder"),
+        PC_OPT_INT(0, "size", &size, 16, 4096, "N", "load_images size: long side, or 224 (short side + centre crop)"),
+        PC_OPT_INT(0, "threads", &threads, 0, 1024, "N", "worker threads (0: all CPUs)"),
+        PC_OPT_CHOICE(0, "device", &dev, dev_names, NULL, "D", "where the encoder/decoders run (auto: GPU when present)"),
+        PC_OPT_FLOAT(0, "conf-thr", &thr, -1e30, 1e30, "T", "confidence threshold for cloud.ply"),
+        PC_OPT_INT(0, "subsample", &subsample, 1, 256, "N", "query grid step of fast_reciprocal_NNs (as mast3r's demo)"),
+        PC_OPT_END(),
+    };
+    if (!mast3r) opts[PC_ARRAY_LEN(opts) - 2] = (pc_opt)PC_OPT_END();  // --subsample is MASt3R's
+    const pc_opts_cmd oc = {mast3r ? "mast3r" : "dust3r", mast3r ? usage_mast3r : usage_dust3r, imgs, 2, &nimg, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &oc);
+    if (prc >= 0) return prc;
+    const char *device = dev_names[dev];
     if (!model || !out || nimg != 2) {
-        usage(stderr, mast3r);
+        pc_opts_help(stderr, opts, &oc);
         return 2;
     }
 

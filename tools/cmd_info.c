@@ -2,18 +2,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/common.h"
 #include "posecrafter.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter info FILE [--list] [--full]\n\n"
-            "Lists a checkpoint's format (safetensors, torch zip, legacy torch), tensor count, parameter count,\n"
-            "dtypes and stored metadata / args. The format is detected from the content.\n\n"
-            "  --list   print every tensor with its dtype and shape\n"
-            "  --full   print metadata values in full (default: first 160 characters)\n");
-}
+static const char usage_text[] =
+    "usage: posecrafter info FILE [--list] [--full]\n\n"
+    "Lists a checkpoint's format (safetensors, torch zip, legacy torch), tensor count, parameter count,\n"
+    "dtypes and stored metadata / args. The format is detected from the content.\n\n";
 
 static void print_shape(const pc_tensor *t) {
     printf("(");
@@ -24,28 +21,17 @@ static void print_shape(const pc_tensor *t) {
 int pc_cmd_info(int argc, char **argv) {
     const char *path = NULL;
     int list = 0, full = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--list")) {
-            list = 1;
-        } else if (!strcmp(argv[i], "--full")) {
-            full = 1;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "posecrafter info: unknown option '%s'\n\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "posecrafter info: more than one FILE given\n\n");
-            usage(stderr);
-            return 2;
-        }
-    }
+    const pc_opt opts[] = {
+        PC_OPT_FLAG(0, "list", &list, "print every tensor with its dtype and shape"),
+        PC_OPT_FLAG(0, "full", &full, "print metadata values in full (default: first 160 characters)"),
+        PC_OPT_END(),
+    };
+    int npos = 0;
+    const pc_opts_cmd cmd = {"info", usage_text, &path, 1, &npos, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) return prc;
     if (!path) {
-        usage(stderr);
+        pc_opts_help(stderr, opts, &cmd);
         return 2;
     }
     pc_checkpoint *ck;

@@ -6,86 +6,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/common.h"
 #include "posecrafter.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter pose --classical A.jpg B.jpg --K fx,fy,cx,cy [--K2 fx,fy,cx,cy] [--json]\n"
-            "                        [--nfeatures 2000] [--threshold PX] [--seed S] [--threads N]\n\n"
-            "Relative camera pose of B with respect to A: X_B = R X_A + t (OpenCV axes), t of unit norm.\n"
-            "  --classical     ORB-2000 + Hamming matching (cross-check, ratio 0.9) + five-point LO-RANSAC (max 1000\n"
-            "                  iterations) + cheirality\n"
-            "                  (without --classical: the PoseCrafter pipeline, see posecrafter pose --help)\n"
-            "  --K             intrinsics of A in pixels of the file as stored (also B's unless --K2)\n"
-            "  --K2            intrinsics of B\n"
-            "  --threshold PX  RANSAC inlier threshold in pixels (default 1)\n"
-            "  --json          one JSON object on stdout: R (3x3 row-major), t, inliers, matches, timings\n");
-}
+static const char usage_text[] =
+    "usage: posecrafter pose --classical A.jpg B.jpg --K fx,fy,cx,cy [--K2 fx,fy,cx,cy] [--json]\n"
+    "                        [--nfeatures 2000] [--threshold PX] [--seed S] [--threads N]\n\n"
+    "Relative camera pose of B with respect to A: X_B = R X_A + t (OpenCV axes), t of unit norm.\n";
 
 static int pose_classical(int argc, char **argv) {
     int classical = 0, json = 0, have_k = 0, have_k2 = 0, threads = 0, nfeatures = 2000;
     double threshold = 1.0;
-    unsigned long long seed = 0;
+    uint64_t seed = 0;
     const char *pa = NULL, *pb = NULL;
     pc_intrinsics K1 = {0, 0, 0, 0}, K2 = {0, 0, 0, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int need = !strcmp(a, "--K") || !strcmp(a, "--K2") || !strcmp(a, "--threshold") || !strcmp(a, "--seed") ||
-                   !strcmp(a, "--threads") || !strcmp(a, "--nfeatures");
-        if (need && i + 1 >= argc) {
-            fprintf(stderr, "posecrafter pose: %s needs a value\n", a);
-            return 2;
-        }
-        int ok = 1;
-        char *end = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--classical")) {
-            classical = 1;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--K")) {
-            ok = have_k = pc_cli_parse_K(argv[++i], &K1);
-        } else if (!strcmp(a, "--K2")) {
-            ok = have_k2 = pc_cli_parse_K(argv[++i], &K2);
-        } else if (!strcmp(a, "--threshold")) {
-            threshold = strtod(argv[++i], &end);
-            ok = *end == 0 && threshold > 0 && threshold < 1000;
-        } else if (!strcmp(a, "--seed")) {
-            seed = strtoull(argv[++i], &end, 10);
-            ok = *end == 0;
-        } else if (!strcmp(a, "--threads")) {
-            long v = strtol(argv[++i], &end, 10);
-            ok = *end == 0 && v >= 0 && v <= 256;
-            threads = (int)v;
-        } else if (!strcmp(a, "--nfeatures")) {
-            long v = strtol(argv[++i], &end, 10);
-            ok = *end == 0 && v > 0 && v <= 100000;
-            nfeatures = (int)v;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "posecrafter pose: unknown option '%s'\n\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!pa) {
-            pa = a;
-        } else if (!pb) {
-            pb = a;
-        } else {
-            fprintf(stderr, "posecrafter pose: unexpected argument '%s'\n", a);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "posecrafter pose: bad value '%s' for %s\n", argv[i], a);
-            return 2;
-        }
-    }
-    (void)classical;
+    const pc_opt opts[] = {
+        PC_OPT_FLAG(0, "classical", &classical,
+                    "ORB-2000 + Hamming matching (cross-check, ratio 0.9) + five-point LO-RANSAC (max 1000\n"
+                    "iterations) + cheirality\n"
+                    "(without --classical: the PoseCrafter pipeline, see posecrafter pose --help)"),
+        PC_OPT_CALLBACK(0, "K", pc_cli_opt_K, &K1, "fx,fy,cx,cy", "fx,fy,cx,cy in pixels with fx, fy > 0",
+                        "intrinsics of A in pixels of the file as stored (also B's unless --K2)"),
+        PC_OPT_CALLBACK(0, "K2", pc_cli_opt_K, &K2, "fx,fy,cx,cy", "fx,fy,cx,cy in pixels with fx, fy > 0",
+                        "intrinsics of B"),
+        PC_OPT_DOUBLE(0, "threshold", &threshold, 1e-6, 999.999, "PX", "RANSAC inlier threshold in pixels"),
+        PC_OPT_U64(0, "seed", &seed, 0, 9007199254740992.0, "S", "RANSAC seed"),
+        PC_OPT_INT(0, "nfeatures", &nfeatures, 1, 100000, "N", "ORB keypoints per image"),
+        PC_OPT_INT(0, "threads", &threads, 0, 256, "N", "worker threads (0: all CPUs)"),
+        PC_OPT_FLAG(0, "json", &json, "one JSON object on stdout: R (3x3 row-major), t, inliers, matches, timings"),
+        PC_OPT_END(),
+    };
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0;
+    const pc_opts_cmd cmd = {"pose", usage_text, pos, 2, &npos, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) return prc;
+    pa = pos[0], pb = pos[1];
+    have_k = K1.fx > 0, have_k2 = K2.fx > 0;
     if (!pa || !pb || !have_k) {
         fprintf(stderr, "posecrafter pose: need A, B and --K fx,fy,cx,cy\n\n");
-        usage(stderr);
+        pc_opts_help(stderr, opts, &cmd);
         return 2;
     }
     if (!have_k2) K2 = K1;

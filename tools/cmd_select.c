@@ -5,34 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "core/common.h"
 #include "posecrafter.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: posecrafter select A.jpg B.jpg FRAME... [-k 6] [--threshold T] [--exclude I,J,...]\n"
-            "                          [--nfeatures 2000] [--threads N] [--json]\n\n"
-            "Feature Matching Selector (PoseCrafter 3.3): ORB on every frame, cross-checked Hamming matches to A and\n"
-            "to B, fundamental-matrix RANSAC inliers N_A, N_B; S = N_A + N_B. Prints the table and the k frames with\n"
-            "the largest S among those with S >= T (ties: lower index). Frames identical to A or B, and the indices\n"
-            "given to --exclude (0-based, in FRAME order), are never selected.\n\n"
-            "  -k N            frames to select (default 6)\n"
-            "  --threshold T   minimum S (default %d)\n"
-            "  --exclude LIST  comma-separated frame indices to leave out (e.g. the inputs inside a video)\n"
-            "  --nfeatures N   ORB keypoints per image (default 2000)\n"
-            "  --threads N     worker threads (default: all CPUs)\n"
-            "  --json          one JSON object on stdout instead of the table\n",
-            PC_FMS_DEFAULT_THRESHOLD);
-}
-
-static int parse_int(const char *s, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < -1000000000L || v > 1000000000L) return 0;
-    *out = (int)v;
-    return 1;
-}
+static const char usage_text[] =
+    "usage: posecrafter select A.jpg B.jpg FRAME... [-k 6] [--threshold T] [--exclude I,J,...]\n"
+    "                          [--nfeatures 2000] [--threads N] [--json]\n\n"
+    "Feature Matching Selector (PoseCrafter 3.3): ORB on every frame, cross-checked Hamming matches to A and\n"
+    "to B, fundamental-matrix RANSAC inliers N_A, N_B; S = N_A + N_B. Prints the table and the k frames with\n"
+    "the largest S among those with S >= T (ties: lower index). Frames identical to A or B, and the indices\n"
+    "given to --exclude (0-based, in FRAME order), are never selected.\n\n";
 
 int pc_cmd_select(int argc, char **argv) {
     int k = 6, threshold = PC_FMS_DEFAULT_THRESHOLD, json = 0, threads = 0, nfeatures = 2000;
@@ -40,49 +24,25 @@ int pc_cmd_select(int argc, char **argv) {
     const char **paths = (const char **)calloc((size_t)argc, sizeof(char *));
     int np = 0;
     if (!paths) return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int need = !strcmp(a, "-k") || !strcmp(a, "--threshold") || !strcmp(a, "--threads") ||
-                   !strcmp(a, "--nfeatures") || !strcmp(a, "--exclude");
-        if (need && i + 1 >= argc) {
-            fprintf(stderr, "posecrafter select: %s needs a value\n", a);
-            free(paths);
-            return 2;
-        }
-        int ok = 1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            free(paths);
-            return 0;
-        } else if (!strcmp(a, "-k")) {
-            ok = parse_int(argv[++i], &k) && k >= 0;
-        } else if (!strcmp(a, "--threshold")) {
-            ok = parse_int(argv[++i], &threshold);
-        } else if (!strcmp(a, "--threads")) {
-            ok = parse_int(argv[++i], &threads) && threads >= 0 && threads <= 256;
-        } else if (!strcmp(a, "--nfeatures")) {
-            ok = parse_int(argv[++i], &nfeatures) && nfeatures > 0 && nfeatures <= 100000;
-        } else if (!strcmp(a, "--exclude")) {
-            exclude_list = argv[++i];
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "posecrafter select: unknown option '%s'\n\n", a);
-            usage(stderr);
-            free(paths);
-            return 2;
-        } else {
-            paths[np++] = a;
-        }
-        if (!ok) {
-            fprintf(stderr, "posecrafter select: bad value '%s' for %s\n", argv[i], a);
-            free(paths);
-            return 2;
-        }
+    const pc_opt opts[] = {
+        PC_OPT_INT('k', NULL, &k, 0, 1000000000, "N", "frames to select"),
+        PC_OPT_INT(0, "threshold", &threshold, -1000000000, 1000000000, "T", "minimum S"),
+        PC_OPT_STRING(0, "exclude", &exclude_list, "LIST",
+                      "comma-separated frame indices to leave out (e.g. the inputs inside a video)"),
+        PC_OPT_INT(0, "nfeatures", &nfeatures, 1, 100000, "N", "ORB keypoints per image"),
+        PC_OPT_INT(0, "threads", &threads, 0, 256, "N", "worker threads (0: all CPUs)"),
+        PC_OPT_FLAG(0, "json", &json, "one JSON object on stdout instead of the table"),
+        PC_OPT_END(),
+    };
+    const pc_opts_cmd cmd = {"select", usage_text, paths, argc, &np, NULL};
+    const int prc = pc_opts_parse(argc, argv, opts, &cmd);
+    if (prc >= 0) {
+        free(paths);
+        return prc;
     }
     if (np < 3) {
         fprintf(stderr, "posecrafter select: need A, B and at least one frame\n\n");
-        usage(stderr);
+        pc_opts_help(stderr, opts, &cmd);
         free(paths);
         return 2;
     }
