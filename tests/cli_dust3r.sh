@@ -31,6 +31,15 @@ check "pts3d_1.npy size = 128-byte header + 384*512*3*4" "[ \$(stat -c %s '$T/ou
 check "cloud.ply has a PLY header" "head -c 3 '$T/out/cloud.ply' | grep -q ply"
 check "no .tmp files left" "! ls '$T/out' | grep -q tmp"
 
+# the emulated device (the GPU code path over CPU twins of the CUDA kernels): same files, close values
+"$BIN" dust3r --model "$G/tiny.pth" "$G/images/Chateau1.png" "$G/images/Chateau2.png" -o "$T/out_emu" --threads 2 \
+    --device emu >"$T/log_emu" 2>&1
+rc=$?
+cat "$T/log_emu"
+check "--device emu: exit status 0, reported" "[ $rc -eq 0 ] && grep -q '^device: emu' '$T/log_emu'"
+check "--device emu: pts3d_1.npy same size as on the cpu" "[ \$(stat -c %s '$T/out_emu/pts3d_1.npy') -eq \$(stat -c %s '$T/out/pts3d_1.npy') ]"
+check "--device emu: bf16 arithmetic, so not byte-identical to the cpu" "! cmp -s '$T/out_emu/pts3d_1.npy' '$T/out/pts3d_1.npy'"
+
 # corrupt model: garbage bytes
 head -c 4096 /dev/urandom >"$T/bad.pth"
 "$BIN" dust3r --model "$T/bad.pth" "$G/images/Chateau1.png" "$G/images/Chateau2.png" -o "$T/out_bad" >"$T/log2" 2>&1

@@ -2,7 +2,7 @@
 //
 //   posecrafter align --pairs DIR [-o OUT] [--graph G] [--niter 300] [--lr 0.01] [--schedule cosine|linear]
 //                     [--min-conf 3] [--threads N]
-//   posecrafter align --model M.pth img1 ... imgN -o OUT [--size 512] [--graph G] [--device auto|cpu|cuda]
+//   posecrafter align --model M.pth img1 ... imgN -o OUT [--size 512] [--graph G] [--device auto|cpu|cuda|emu]
 //                     [same options]
 //     (load_images(size) preprocessing, make_pairs(G, symmetrize), DUSt3R inference via pc_dust3r_pairs; the
 //      PLY carries the preprocessed images' colours)
@@ -37,7 +37,7 @@ static const char align_usage_text[] =
     "usage: posecrafter align --pairs DIR [-o OUT] [--graph complete|swin-K|logwin-K|oneref-ID]\n"
     "                         [--niter 300] [--lr 0.01] [--schedule cosine|linear] [--min-conf 3] [--threads N]\n"
     "       posecrafter align --model M.pth img1 ... imgN [-o OUT] [--size 512] [--graph complete]\n"
-    "                         [--device auto|cpu|cuda] [same options]\n"
+    "                         [--device auto|cpu|cuda|emu] [same options]\n"
     "--pairs DIR: edges.npy (E,2), pred1_pts3d.npy (E,H,W,3), pred1_conf.npy (E,H,W), pred2_pts3d.npy,\n"
     "             pred2_conf.npy, optional names.txt. Writes cameras.json, COLMAP text model, points.ply.\n\n";
 
@@ -325,7 +325,7 @@ int pc_cmd_align(int argc, char **argv) {
     }
     int sched_i = 0, dev = 0;
     static const char *const sched_names[] = {"cosine", "linear", NULL};
-    static const char *const dev_names[] = {"auto", "cpu", "cuda", NULL};
+    static const char *const dev_names[] = {"auto", "cpu", "cuda", "emu", NULL};
     const pc_opt opts[] = {
         PC_OPT_STRING(0, "pairs", &pairs_dir, "DIR", "pairwise predictions to align (see above)"),
         PC_OPT_STRING(0, "model", &model, "M.pth", "DUSt3R / MASt3R checkpoint: run it on the images first"),

@@ -1,5 +1,5 @@
 // posecrafter dust3r --model M.pth A.jpg B.jpg -o out/ [--size 512] [--threads N] [--conf-thr 3]
-//                   [--device auto|cpu|cuda]
+//                   [--device auto|cpu|cuda|emu]
 // posecrafter mast3r --model M.pth A.jpg B.jpg -o out/ [same options] [--subsample 8]
 //
 // DUSt3R (or MASt3R) on one ordered pair. Writes, in out/:
@@ -29,13 +29,13 @@
 
 static const char usage_mast3r[] =
     "usage: posecrafter mast3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
-    "[--conf-thr 3] [--device auto|cpu|cuda] [--subsample 8]\n"
+    "[--conf-thr 3] [--device auto|cpu|cuda|emu] [--subsample 8]\n"
     "  MASt3R pointmaps (both in camera A's frame), dense descriptors and their reciprocal matches.\n"
     "  writes pts3d_1/2.npy, conf_1/2.npy, desc_1/2.npy (H,W,D), desc_conf_1/2.npy, matches.txt\n"
     "  (x1 y1 x2 y2, pixels of the network input), matches.png, cloud.ply, depth/conf previews\n";
 static const char usage_dust3r[] =
     "usage: posecrafter dust3r --model M.pth A.jpg B.jpg -o OUT_DIR [--size 512] [--threads N] "
-    "[--conf-thr 3] [--device auto|cpu|cuda]\n"
+    "[--conf-thr 3] [--device auto|cpu|cuda|emu]\n"
     "  DUSt3R pointmaps for the ordered pair (A, B), both in camera A's frame.\n";
 
 static int cmp_float(const void *a, const void *b) {
@@ -230,7 +230,7 @@ static int run_pair_cmd(int argc, char **argv, int mast3r) {
     int size = 512, threads = 0, nimg = 0;
     float thr = 3.0f;
     int dev = 0;
-    static const char *const dev_names[] = {"auto", "cpu", "cuda", NULL};
+    static const char *const dev_names[] = {"auto", "cpu", "cuda", "emu", NULL};
     pc_opt opts[] = {
         PC_OPT_STRING('m', "model", &model, "M",
                       mast3r ? "MASt3R checkpoint, e.g. MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric.pth"

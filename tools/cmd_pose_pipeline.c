@@ -102,7 +102,7 @@ int pc_cmd_pose_pipeline(int argc, char **argv) {
     static const int sp_values[] = {PC_TRAJ_TOTAL, PC_TRAJ_PER_SEGMENT};
     static const char *const fit_names[] = {"cover", "pad", NULL};
     static const int fit_values[] = {1, 0};
-    static const char *const dev_names[] = {"cpu", "cuda", "auto", NULL};
+    static const char *const dev_names[] = {"cpu", "cuda", "auto", "emu", NULL};
     two_ints steps = {&steps_i, &steps_v};
     two_floats cfg = {&o.interp.ddim.cfg_scale, &o.vc.ddim.cfg_scale};
     const pc_opt opts[] = {

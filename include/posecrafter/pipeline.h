@@ -152,7 +152,7 @@ typedef struct pc_pipeline_opts {
                                   the dense alignment and are not computed) */
     pc_sga_opts sga;           /* MASt3R sparse alignment (backbone mast3r-sparse): the demo's lr1 0.07 / niter1 300,
                                   lr2 0.01 / niter2 300, matching_conf_thr 0, subsample 8 */
-    const char *device;        /* DUSt3R device (pc_dust3r_set_device): NULL / "cpu" (default), "cuda", "auto".
+    const char *device;        /* DUSt3R device (pc_dust3r_set_device): NULL / "cpu" (default), "cuda", "auto", "emu".
                                   The diffusion models run on the CPU in this version. */
     pc_align_opts ga;          /* 300 it, lr 0.01, linear, min_conf 3 */
     pc_intrinsics K[2];        /* known intrinsics of A and B in pixels of the images as given (after EXIF

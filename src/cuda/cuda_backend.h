@@ -73,7 +73,8 @@ pc_status pc_cuda_group_norm(pc_cuda_ctx *ctx, void *y, pc_dtype ydt, const void
 typedef enum pc_cuda_unary_op {
     PC_CUDA_GELU = 0,  // exact: 0.5 x (1 + erf(x / sqrt 2))
     PC_CUDA_SILU,      // x * sigmoid(x)
-    PC_CUDA_COPY       // dtype conversion only
+    PC_CUDA_COPY,      // dtype conversion only
+    PC_CUDA_RELU       // max(x, 0)
 } pc_cuda_unary_op;
 // y (n) = op(x); x, y PC_F32, PC_BF16 or PC_F16.
 pc_status pc_cuda_unary(pc_cuda_ctx *ctx, void *y, pc_dtype ydt, const void *x, pc_dtype xdt, int64_t n,
@@ -84,6 +85,13 @@ pc_status pc_cuda_add(pc_cuda_ctx *ctx, void *y, pc_dtype ydt, const void *a, pc
 // y (M, N) += bias (N) (f32), y PC_F32 / PC_BF16 / PC_F16.
 pc_status pc_cuda_add_bias(pc_cuda_ctx *ctx, void *y, pc_dtype ydt, int64_t ldy, const float *bias, int64_t M,
                            int64_t N, pc_error *err);
+
+// ---- layout -------------------------------------------------------------------------
+// y[i] = x[i] over dims[0..ndim) (ndim <= PC_CUDA_COPY_MAXDIM), strides in elements for each side, dtype
+// conversion included: permute, transpose, slice, concat, pixel shuffle. y must not overlap x.
+#define PC_CUDA_COPY_MAXDIM 6
+pc_status pc_cuda_copy_strided(pc_cuda_ctx *ctx, void *y, pc_dtype ydt, const int64_t *ystride, const void *x,
+                               pc_dtype xdt, const int64_t *xstride, const int64_t *dims, int ndim, pc_error *err);
 
 #ifdef __cplusplus
 }

@@ -98,3 +98,7 @@ pc_status pc_cuda_add_bias(pc_cuda_ctx *ctx, void *y, pc_dtype ydt, int64_t ldy,
                            int64_t N, pc_error *err) {
     return NO_CUDA(err);
 }
+pc_status pc_cuda_copy_strided(pc_cuda_ctx *ctx, void *y, pc_dtype ydt, const int64_t *ystride, const void *x,
+                               pc_dtype xdt, const int64_t *xstride, const int64_t *dims, int ndim, pc_error *err) {
+    return NO_CUDA(err);
+}

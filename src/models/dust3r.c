@@ -10,10 +10,11 @@
 //   head   (DPT: act_postprocess, layer_rn, refinenets, head; or linear) -> _downstream_head
 //   postprocess (reg_dense_depth, reg_dense_conf)         -> heads/postprocess.py
 // Activations come from one arena, sized by a dry run of the same code.
-// After pc_dust3r_set_device(net, "cuda"), encode() and the decoder loop of decode_heads() run on the GPU
-// (dust3r_cuda.c) and hand f32 tokens back; dec_norm, the heads and postprocess stay here.
+// One code path for every device: the trunk (encode, decode) runs on the backend that
+// pc_dust3r_set_device chose (nn/backend.h: cpu, cuda, emu); the heads run on the cpu backend, reading
+// host copies of the tokens they hook (convolutions other than the patch embedding are not on the GPU
+// yet), and postprocess is host code.
 #include "models/dust3r_internal.h"
-#include "models/dust3r_cuda.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -24,9 +25,7 @@
 #include "core/arena.h"
 #include "core/common.h"
 #include "core/rng.h"
-#include "core/ops.h"
 #include "nn/nn.h"
-#include "posecrafter/cuda.h"
 #include "posecrafter/io.h"
 
 // ---- model ------------------------------------------------------------------------------
@@ -70,7 +69,8 @@ struct pc_dust3r {
     int want_desc;              // MASt3R: return desc / desc_conf (pc_dust3r_set_desc_output)
 
     pc_arena arena;
-    pc_dust3r_cuda *gpu;        // non-NULL: encoder + decoders run on the GPU (dust3r_cuda.c)
+    pc_nn_backend *dev;         // trunk backend when not the cpu (owned; weights placed on it)
+    double enc_s, dec_s;        // wall time of the last encode / decode on it
     pc_dust3r_trace_fn trace;
     void *trace_ctx;
 };
@@ -93,34 +93,52 @@ int pc_dust3r_has_desc(const pc_dust3r *net) { return net && net->cfg.head == PC
 int64_t pc_dust3r_num_params(const pc_dust3r *net) { return net->n_params; }
 size_t pc_dust3r_arena_bytes(const pc_dust3r *net) { return net->arena.size; }
 
+static pc_status place_trunk(pc_nn_backend *be, void *model, int measuring, pc_error *err) {
+    pc_dust3r *net = (pc_dust3r *)model;
+    const pc_dust3r_config *c = &net->cfg;
+    pc_status st = pc_nn_conv2d_place(be, &net->patch_embed, measuring, err);
+    for (int i = 0; i < c->enc_depth && st == PC_OK; i++) st = pc_nn_vit_block_place(be, &net->enc[i], measuring, err);
+    if (st == PC_OK) st = pc_nn_layernorm_place(be, &net->enc_norm, measuring, err);
+    if (st == PC_OK) st = pc_nn_linear_place(be, &net->decoder_embed, measuring, err);
+    for (int v = 0; v < 2; v++)
+        for (int i = 0; i < c->dec_depth && st == PC_OK; i++)
+            st = pc_nn_decoder_block_place(be, &net->dec[v][i], measuring, err);
+    if (st == PC_OK) st = pc_nn_layernorm_place(be, &net->dec_norm, measuring, err);
+    return st;
+}
+
 pc_status pc_dust3r_set_device(pc_dust3r *net, const char *device, pc_error *err) {
     if (!net || !device) return pc_err(err, PC_ERR_ARG, "pc_dust3r_set_device: NULL argument");
-    int cuda = !strcmp(device, "cuda"), autod = !strcmp(device, "auto");
-    if (!cuda && !autod && strcmp(device, "cpu") != 0)
-        return pc_err(err, PC_ERR_ARG, "unknown device '%s' (cpu, cuda or auto)", device);
-    if (autod) cuda = pc_cuda_built() && pc_cuda_device_count() > 0;
-    if (!cuda) {
-        pc_dust3r_cuda_free(net->gpu);
-        net->gpu = NULL;
-        return PC_OK;
+    int cuda = !strcmp(device, "cuda"), autod = !strcmp(device, "auto"), emu = !strcmp(device, "emu");
+    if (!cuda && !autod && !emu && strcmp(device, "cpu") != 0)
+        return pc_err(err, PC_ERR_ARG, "unknown device '%s' (cpu, cuda, auto or emu)", device);
+    const char *want = emu ? "emu" : "cuda";
+    if (net->dev && !strcmp(net->dev->name, want) && (cuda || emu || autod)) return PC_OK;
+    pc_nn_backend_close(net->dev);
+    net->dev = NULL;
+    if (!cuda && !autod && !emu) return PC_OK;
+    pc_nn_backend *be = NULL;
+    pc_status st = emu ? pc_nn_backend_emu_open(&be, net->pool, err) : pc_nn_backend_cuda_open(&be, 0, err);
+    if (st == PC_OK) st = pc_nn_place_weights(be, place_trunk, net, err);
+    if (st != PC_OK) {
+        pc_nn_backend_close(be);
+        if (autod) return PC_OK;  // auto: stay on the CPU, the reason stays in err
+        return pc_err_prefix(err, st, "device %s: ", want);
     }
-    if (net->gpu) return PC_OK;
-    int n = 0;
-    pc_status st = pc_cuda_probe(&n, err);
-    if (st == PC_OK) {
-        pc_dust3r_cuda_layers l = {&net->cfg, &net->patch_embed, net->enc, &net->enc_norm, &net->decoder_embed,
-                                   {net->dec[0], net->dec[1]}};
-        st = pc_dust3r_cuda_create(&net->gpu, &l, 0, err);
-    }
-    if (st != PC_OK && autod) return PC_OK;  // auto: stay on the CPU, the reason stays in err
-    if (st != PC_OK) return pc_err_prefix(err, st, "device cuda: ");
+    net->dev = be;
     return PC_OK;
 }
 
-const char *pc_dust3r_get_device(const pc_dust3r *net) { return net && net->gpu ? "cuda" : "cpu"; }
+const char *pc_dust3r_get_device(const pc_dust3r *net) { return net && net->dev ? net->dev->name : "cpu"; }
 
 void pc_dust3r_get_device_info(const pc_dust3r *net, pc_dust3r_device_info *info) {
-    pc_dust3r_cuda_info(net ? net->gpu : NULL, info);
+    memset(info, 0, sizeof(*info));
+    if (!net || !net->dev) return;
+    info->on_cuda = 1;
+    snprintf(info->name, sizeof(info->name), "%s", (const char *)net->dev->ctx);
+    net->dev->memory(net->dev, &info->weight_bytes, &info->act_arena_bytes, &info->act_peak_bytes);
+    info->enc_s = net->enc_s;
+    info->dec_s = net->dec_s;
 }
 
 // ---- args.model parsing ---------------------------------------------------------------------
@@ -419,6 +437,7 @@ static pc_status build(pc_dust3r *net, pc_error *err) {
     // encoder
     if ((st = pc_nn_conv2d_bind(b, &net->patch_embed, "patch_embed.proj", 3, c->enc_dim, c->patch, c->patch, 0, 1, err)))
         return st;
+    net->patch_embed.exact = 1;  // the image patches keep full precision on every device
     net->enc = (pc_nn_vit_block *)calloc((size_t)c->enc_depth, sizeof(*net->enc));
     net->dec[0] = (pc_nn_decoder_block *)calloc((size_t)c->dec_depth, sizeof(*net->dec[0]));
     net->dec[1] = (pc_nn_decoder_block *)calloc((size_t)c->dec_depth, sizeof(*net->dec[1]));
@@ -505,7 +524,7 @@ static void count_params(pc_dust3r *net) {
 
 void pc_dust3r_free(pc_dust3r *net) {
     if (!net) return;
-    pc_dust3r_cuda_free(net->gpu);
+    pc_nn_backend_close(net->dev);
     pc_arena_free(&net->arena);
     pc_nn_binder_free(&net->binder);
     free(net->enc);
@@ -745,227 +764,172 @@ pc_status pc_dust3r_create_random(pc_dust3r **out, const pc_dust3r_config *cfg_i
 
 // ---- forward --------------------------------------------------------------------------------
 
-static void trace(pc_dust3r *net, pc_nn_exec *ex, const char *name, const float *data, int ndim, int64_t d0, int64_t d1,
-                  int64_t d2, int64_t d3) {
-    if (!net->trace || !pc_nn_ok(ex)) return;
-    int64_t shape[4] = {d0, d1, d2, d3};
-    net->trace(net->trace_ctx, name, data, ndim, shape);
-}
-
-static int64_t *alloc_pos(pc_nn_exec *ex, int64_t B, int64_t Hp, int64_t Wp) {
-    int64_t *pos = (int64_t *)pc_arena_alloc(ex->arena, (size_t)(B * Hp * Wp * 2) * sizeof(int64_t));
-    if (!pos && !ex->dry && ex->st == PC_OK) ex->st = pc_err(ex->err, PC_ERR_MEMORY, "activation arena exhausted");
-    if (pc_nn_ok(ex))  // croco: PositionGetter, (y, x) per token, n = y * Wp + x
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t n = 0; n < Hp * Wp; n++) {
-                pos[(b * Hp * Wp + n) * 2 + 0] = n / Wp;
-                pos[(b * Hp * Wp + n) * 2 + 1] = n % Wp;
-            }
-    return pos;
-}
-
-// dust3r: _encode_image. img (B, 3, H, W) -> out (B, N, enc_dim); views[b] names batch item b in traces.
+// dust3r: _encode_image. img (B, 3, H, W) -> out (B, N, enc_dim), both host f32; views[b] names batch item b
+// in traces. Runs on ex's backend.
 static void encode(pc_dust3r *net, pc_nn_exec *ex, const float *img, int64_t B, int64_t H, int64_t W, float *out,
                    const int *views) {
-    if (net->gpu) {  // on the GPU: no CPU arena use, traces as below
-        if (pc_nn_ok(ex)) {
-            pc_status st = pc_dust3r_cuda_encode(net->gpu, img, B, H, W, out, net->trace, net->trace_ctx, views, ex->err);
-            if (st != PC_OK) pc_nn_fail(ex, st);
-        }
-        return;
-    }
     const pc_dust3r_config *c = &net->cfg;
     int64_t Hp = H / c->patch, Wp = W / c->patch, N = Hp * Wp, E = c->enc_dim;
-    size_t mark = pc_arena_mark(ex->arena);
-    char name[64];
-    int64_t *pos = alloc_pos(ex, B, Hp, Wp);
-    float *tmp = pc_nn_alloc(ex, (size_t)(B * E * N));  // (B, E, Hp, Wp)
-    pc_nn_conv2d_forward(ex, &net->patch_embed, tmp, img, B, H, W);
-    if (pc_nn_ok(ex)) pc_transpose(ex->pool, out, tmp, B, E, N);  // -> (B, N, E)
-    for (int64_t b = 0; b < B; b++) {
-        snprintf(name, sizeof(name), "patch%d", views[b] + 1);
-        trace(net, ex, name, out + b * N * E, 3, 1, N, E, 0);
-    }
+    const int64_t shape[3] = {1, N, E};
+    double t0 = pc_time_sec();
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    pc_nn_t x = pc_nn_write(ex, img, B * 3 * H * W);  // (B, 3, H, W)
+    pc_nn_t t = pc_nn_output(ex, out, B * N * E);     // (B, N, E) f32, the residual stream
+    pc_nn_patch_embed_forward(ex, &net->patch_embed, t, x, B, H, W);
+    for (int64_t b = 0; b < B; b++) pc_nn_trace(ex, pc_nn_at(t, b * N * E), 3, shape, "patch%d", views[b] + 1);
     for (int i = 0; i < c->enc_depth; i++) {
-        pc_nn_vit_block_forward(ex, &net->enc[i], c->rope_base, out, pos, B, N);
-        for (int64_t b = 0; b < B; b++) {
-            snprintf(name, sizeof(name), "enc%d_blk%d", views[b] + 1, i);
-            trace(net, ex, name, out + b * N * E, 3, 1, N, E, 0);
-        }
+        pc_nn_vit_block_forward(ex, &net->enc[i], c->rope_base, t, Wp, B, N);
+        for (int64_t b = 0; b < B; b++)
+            pc_nn_trace(ex, pc_nn_at(t, b * N * E), 3, shape, "enc%d_blk%d", views[b] + 1, i);
     }
-    pc_nn_layernorm_forward(ex, &net->enc_norm, out, out, B * N);
-    for (int64_t b = 0; b < B; b++) {
-        snprintf(name, sizeof(name), "enc%d", views[b] + 1);
-        trace(net, ex, name, out + b * N * E, 3, 1, N, E, 0);
-    }
-    pc_arena_reset(ex->arena, mark);
+    pc_nn_layernorm_forward(ex, &net->enc_norm, t, t, B * N);
+    for (int64_t b = 0; b < B; b++) pc_nn_trace(ex, pc_nn_at(t, b * N * E), 3, shape, "enc%d", views[b] + 1);
+    pc_nn_read_into(ex, out, t, B * N * E);
+    pc_nn_mark_reset(ex, mark);
+    if (pc_nn_ok(ex)) net->enc_s = pc_time_sec() - t0;
 }
 
 // croco: ResidualConvUnit_custom. y (F, h, w) = x + conv2(relu(conv1(relu(x)))).
-static void rcu(pc_nn_exec *ex, const pc_nn_conv2d *c1, const pc_nn_conv2d *c2, float *y, const float *x, int64_t h,
+static void rcu(pc_nn_exec *ex, const pc_nn_conv2d *c1, const pc_nn_conv2d *c2, pc_nn_t y, pc_nn_t x, int64_t h,
                 int64_t w) {
-    size_t mark = pc_arena_mark(ex->arena);
+    pc_nn_mark mark = pc_nn_mark_get(ex);
     int64_t n = c1->cin * h * w;
-    float *t1 = pc_nn_alloc(ex, (size_t)n);
-    float *t2 = pc_nn_alloc(ex, (size_t)n);
-    if (pc_nn_ok(ex)) pc_relu(ex->pool, t1, x, n);
+    pc_nn_t t1 = pc_nn_new_f32(ex, n), t2 = pc_nn_new_f32(ex, n);  // (F, h, w) each
+    pc_nn_unary(ex, t1, x, n, PC_NN_RELU);
     pc_nn_conv2d_forward(ex, c1, t2, t1, 1, h, w);
-    if (pc_nn_ok(ex)) pc_relu(ex->pool, t2, t2, n);
+    pc_nn_unary(ex, t2, t2, n, PC_NN_RELU);
     pc_nn_conv2d_forward(ex, c2, t1, t2, 1, h, w);
-    if (pc_nn_ok(ex)) pc_add(ex->pool, y, x, t1, n);
-    pc_arena_reset(ex->arena, mark);
+    pc_nn_add(ex, y, x, t1, n);
+    pc_nn_mark_reset(ex, mark);
 }
 
-// croco: FeatureFusionBlock_custom. out (F, 2h, 2w); x0 (path, may be NULL) and x1 (F, h, w).
-static void fusion(pc_nn_exec *ex, const dpt_fusion *f, float *out, const float *x0, const float *x1, int64_t h,
+// croco: FeatureFusionBlock_custom. out (F, 2h, 2w); x0 (path, absent: p == NULL) and x1 (F, h, w).
+static void fusion(pc_nn_exec *ex, const dpt_fusion *f, pc_nn_t out, pc_nn_t x0, pc_nn_t x1, int has_x0, int64_t h,
                    int64_t w) {
-    size_t mark = pc_arena_mark(ex->arena);
+    pc_nn_mark mark = pc_nn_mark_get(ex);
     int64_t F = f->out_conv.cin, n = F * h * w;
-    float *s = pc_nn_alloc(ex, (size_t)n);
-    float *u = pc_nn_alloc(ex, (size_t)(4 * n));
-    if (x0) {  // output = xs[0] + resConfUnit1(xs[1])
+    pc_nn_t s = pc_nn_new_f32(ex, n);      // (F, h, w)
+    pc_nn_t u = pc_nn_new_f32(ex, 4 * n);  // (F, 2h, 2w)
+    if (has_x0) {  // output = xs[0] + resConfUnit1(xs[1])
         rcu(ex, &f->rcu1_conv1, &f->rcu1_conv2, s, x1, h, w);
-        if (pc_nn_ok(ex)) pc_add(ex->pool, s, s, x0, n);
+        pc_nn_add(ex, s, s, x0, n);
         rcu(ex, &f->rcu2_conv1, &f->rcu2_conv2, s, s, h, w);
     } else {
         rcu(ex, &f->rcu2_conv1, &f->rcu2_conv2, s, x1, h, w);
     }
-    if (pc_nn_ok(ex)) pc_resize_bilinear(ex->pool, u, s, F, h, w, 2 * h, 2 * w, 1, 2.0, 2.0);
+    pc_nn_resize_bilinear(ex, u, s, F, h, w, 2 * h, 2 * w, 1, 2.0, 2.0);
     pc_nn_conv2d_forward(ex, &f->out_conv, out, u, 1, 2 * h, 2 * w);
-    pc_arena_reset(ex->arena, mark);
+    pc_nn_mark_reset(ex, mark);
 }
 
 // dust3r: DPTOutputAdapter_fix.forward. toks[i] (N, dims) for i in [enc, dec_1 .. dec_L]; raw (out_ch, H, W).
-static void dpt_forward(pc_dust3r *net, pc_nn_exec *ex, const dpt_head *h, int v, const float *const *toks,
-                        int64_t Hp, int64_t Wp, float *raw) {
+static void dpt_forward(pc_dust3r *net, pc_nn_exec *ex, const dpt_head *h, int v, const pc_nn_t *toks, int64_t Hp,
+                        int64_t Wp, pc_nn_t raw) {
     const pc_dust3r_config *c = &net->cfg;
     int64_t N = Hp * Wp, F = c->dpt_feature_dim;
-    size_t mark = pc_arena_mark(ex->arena);
-    char name[64];
+    pc_nn_mark mark = pc_nn_mark_get(ex);
     int64_t lh[4], lw[4];
-    float *rn[4];
+    pc_nn_t rn[4];
     for (int k = 0; k < 4; k++) {
         const pc_nn_conv2d *proj = &h->act_proj[k];
         int64_t Ck = proj->cout;
         lh[k] = k == 0 ? 4 * Hp : k == 1 ? 2 * Hp : k == 2 ? Hp : pc_nn_conv2d_out(&h->act_down3, Hp);
         lw[k] = k == 0 ? 4 * Wp : k == 1 ? 2 * Wp : k == 2 ? Wp : pc_nn_conv2d_out(&h->act_down3, Wp);
-        rn[k] = pc_nn_alloc(ex, (size_t)(F * lh[k] * lw[k]));  // (F, lh, lw), kept for the fusion
-        size_t m2 = pc_arena_mark(ex->arena);
-        float *x = pc_nn_alloc(ex, (size_t)(proj->cin * N));  // (Dk, Hp, Wp)
-        float *a = pc_nn_alloc(ex, (size_t)(Ck * N));         // (Ck, Hp, Wp)
-        float *act = k == 2 ? a : pc_nn_alloc(ex, (size_t)(Ck * lh[k] * lw[k]));
-        if (pc_nn_ok(ex)) pc_transpose(ex->pool, x, toks[c->dpt_hooks[k]], 1, N, proj->cin);  // tokens -> NCHW
+        rn[k] = pc_nn_new_f32(ex, F * lh[k] * lw[k]);  // (F, lh, lw), kept for the fusion
+        pc_nn_mark m2 = pc_nn_mark_get(ex);
+        pc_nn_t x = pc_nn_new_f32(ex, proj->cin * N);  // (Dk, Hp, Wp)
+        pc_nn_t a = pc_nn_new_f32(ex, Ck * N);         // (Ck, Hp, Wp)
+        pc_nn_t act = k == 2 ? a : pc_nn_new_f32(ex, Ck * lh[k] * lw[k]);
+        pc_nn_transpose(ex, x, toks[c->dpt_hooks[k]], 1, N, proj->cin);  // tokens -> NCHW
         pc_nn_conv2d_forward(ex, proj, a, x, 1, Hp, Wp);
         if (k == 0) pc_nn_convt2d_forward(ex, &h->act_up0, act, a, 1, Hp, Wp);
         if (k == 1) pc_nn_convt2d_forward(ex, &h->act_up1, act, a, 1, Hp, Wp);
         if (k == 3) pc_nn_conv2d_forward(ex, &h->act_down3, act, a, 1, Hp, Wp);
-        snprintf(name, sizeof(name), "dpt%d_act%d", v + 1, k + 1);
-        trace(net, ex, name, act, 4, 1, Ck, lh[k], lw[k]);
+        pc_nn_trace(ex, act, 4, (int64_t[]){1, Ck, lh[k], lw[k]}, "dpt%d_act%d", v + 1, k + 1);
         pc_nn_conv2d_forward(ex, &h->layer_rn[k], rn[k], act, 1, lh[k], lw[k]);
-        snprintf(name, sizeof(name), "dpt%d_rn%d", v + 1, k + 1);
-        trace(net, ex, name, rn[k], 4, 1, F, lh[k], lw[k]);
-        pc_arena_reset(ex->arena, m2);
+        pc_nn_trace(ex, rn[k], 4, (int64_t[]){1, F, lh[k], lw[k]}, "dpt%d_rn%d", v + 1, k + 1);
+        pc_nn_mark_reset(ex, m2);
     }
     // path_4 = refinenet4(layers[3]) cropped to layers[2]'s size (odd token counts)
-    float *p4 = pc_nn_alloc(ex, (size_t)(F * 4 * lh[3] * lw[3]));
-    fusion(ex, &h->refinenet[3], p4, NULL, rn[3], lh[3], lw[3]);
-    snprintf(name, sizeof(name), "dpt%d_refinenet4", v + 1);
-    trace(net, ex, name, p4, 4, 1, F, 2 * lh[3], 2 * lw[3]);
-    float *p4c = pc_nn_alloc(ex, (size_t)(F * lh[2] * lw[2]));
-    if (pc_nn_ok(ex)) {
-        if (2 * lh[3] < lh[2] || 2 * lw[3] < lw[2]) {
-            ex->st = pc_err(ex->err, PC_ERR_SHAPE, "DPT: refinenet4 output smaller than layer 3");
-        } else {
-            for (int64_t ch = 0; ch < F; ch++)
-                for (int64_t y = 0; y < lh[2]; y++)
-                    memcpy(p4c + (ch * lh[2] + y) * lw[2], p4 + (ch * 2 * lh[3] + y) * 2 * lw[3],
-                           (size_t)lw[2] * sizeof(float));
-        }
-    }
-    float *p3 = pc_nn_alloc(ex, (size_t)(F * 4 * lh[2] * lw[2]));
-    fusion(ex, &h->refinenet[2], p3, p4c, rn[2], lh[2], lw[2]);
-    snprintf(name, sizeof(name), "dpt%d_refinenet3", v + 1);
-    trace(net, ex, name, p3, 4, 1, F, 2 * lh[2], 2 * lw[2]);
-    float *p2 = pc_nn_alloc(ex, (size_t)(F * 4 * lh[1] * lw[1]));
-    fusion(ex, &h->refinenet[1], p2, p3, rn[1], lh[1], lw[1]);
-    snprintf(name, sizeof(name), "dpt%d_refinenet2", v + 1);
-    trace(net, ex, name, p2, 4, 1, F, 2 * lh[1], 2 * lw[1]);
-    float *p1 = pc_nn_alloc(ex, (size_t)(F * 4 * lh[0] * lw[0]));
-    fusion(ex, &h->refinenet[0], p1, p2, rn[0], lh[0], lw[0]);
-    snprintf(name, sizeof(name), "dpt%d_refinenet1", v + 1);
-    trace(net, ex, name, p1, 4, 1, F, 2 * lh[0], 2 * lw[0]);
+    pc_nn_t none = {NULL, PC_F32};
+    pc_nn_t p4 = pc_nn_new_f32(ex, F * 4 * lh[3] * lw[3]);  // (F, 2 lh3, 2 lw3)
+    fusion(ex, &h->refinenet[3], p4, none, rn[3], 0, lh[3], lw[3]);
+    pc_nn_trace(ex, p4, 4, (int64_t[]){1, F, 2 * lh[3], 2 * lw[3]}, "dpt%d_refinenet4", v + 1);
+    pc_nn_t p4c = pc_nn_new_f32(ex, F * lh[2] * lw[2]);  // (F, lh2, lw2)
+    if (ex->st == PC_OK && (2 * lh[3] < lh[2] || 2 * lw[3] < lw[2]))
+        pc_nn_fail(ex, pc_err(ex->err, PC_ERR_SHAPE, "DPT: refinenet4 output smaller than layer 3"));
+    const int64_t cd[3] = {F, lh[2], lw[2]}, cys[3] = {lh[2] * lw[2], lw[2], 1};
+    const int64_t cxs[3] = {4 * lh[3] * lw[3], 2 * lw[3], 1};
+    pc_nn_copy(ex, p4c, cys, p4, cxs, cd, 3);
+    pc_nn_t p3 = pc_nn_new_f32(ex, F * 4 * lh[2] * lw[2]);
+    fusion(ex, &h->refinenet[2], p3, p4c, rn[2], 1, lh[2], lw[2]);
+    pc_nn_trace(ex, p3, 4, (int64_t[]){1, F, 2 * lh[2], 2 * lw[2]}, "dpt%d_refinenet3", v + 1);
+    pc_nn_t p2 = pc_nn_new_f32(ex, F * 4 * lh[1] * lw[1]);
+    fusion(ex, &h->refinenet[1], p2, p3, rn[1], 1, lh[1], lw[1]);
+    pc_nn_trace(ex, p2, 4, (int64_t[]){1, F, 2 * lh[1], 2 * lw[1]}, "dpt%d_refinenet2", v + 1);
+    pc_nn_t p1 = pc_nn_new_f32(ex, F * 4 * lh[0] * lw[0]);
+    fusion(ex, &h->refinenet[0], p1, p2, rn[0], 1, lh[0], lw[0]);
+    pc_nn_trace(ex, p1, 4, (int64_t[]){1, F, 2 * lh[0], 2 * lw[0]}, "dpt%d_refinenet1", v + 1);
     // head: conv3x3 -> bilinear x2 (align_corners) -> conv3x3 -> ReLU -> conv1x1
     int64_t h1 = 2 * lh[0], w1 = 2 * lw[0], F2 = h->head0.cout, Ld = h->head2.cout;
-    float *t0 = pc_nn_alloc(ex, (size_t)(F2 * h1 * w1));
+    pc_nn_t t0 = pc_nn_new_f32(ex, F2 * h1 * w1);
     pc_nn_conv2d_forward(ex, &h->head0, t0, p1, 1, h1, w1);
-    snprintf(name, sizeof(name), "dpt%d_head0", v + 1);
-    trace(net, ex, name, t0, 4, 1, F2, h1, w1);
-    float *t1 = pc_nn_alloc(ex, (size_t)(F2 * 4 * h1 * w1));
-    if (pc_nn_ok(ex)) pc_resize_bilinear(ex->pool, t1, t0, F2, h1, w1, 2 * h1, 2 * w1, 1, 2.0, 2.0);
-    snprintf(name, sizeof(name), "dpt%d_head1", v + 1);
-    trace(net, ex, name, t1, 4, 1, F2, 2 * h1, 2 * w1);
-    float *t3 = pc_nn_alloc(ex, (size_t)(Ld * 4 * h1 * w1));
+    pc_nn_trace(ex, t0, 4, (int64_t[]){1, F2, h1, w1}, "dpt%d_head0", v + 1);
+    pc_nn_t t1 = pc_nn_new_f32(ex, F2 * 4 * h1 * w1);
+    pc_nn_resize_bilinear(ex, t1, t0, F2, h1, w1, 2 * h1, 2 * w1, 1, 2.0, 2.0);
+    pc_nn_trace(ex, t1, 4, (int64_t[]){1, F2, 2 * h1, 2 * w1}, "dpt%d_head1", v + 1);
+    pc_nn_t t3 = pc_nn_new_f32(ex, Ld * 4 * h1 * w1);
     pc_nn_conv2d_forward(ex, &h->head2, t3, t1, 1, 2 * h1, 2 * w1);
-    if (pc_nn_ok(ex)) pc_relu(ex->pool, t3, t3, Ld * 4 * h1 * w1);
-    snprintf(name, sizeof(name), "dpt%d_head3", v + 1);
-    trace(net, ex, name, t3, 4, 1, Ld, 2 * h1, 2 * w1);
+    pc_nn_unary(ex, t3, t3, Ld * 4 * h1 * w1, PC_NN_RELU);
+    pc_nn_trace(ex, t3, 4, (int64_t[]){1, Ld, 2 * h1, 2 * w1}, "dpt%d_head3", v + 1);
     pc_nn_conv2d_forward(ex, &h->head4, raw, t3, 1, 2 * h1, 2 * w1);
-    pc_arena_reset(ex->arena, mark);
+    pc_nn_mark_reset(ex, mark);
+}
+
+// pixel_shuffle(p) of per-token features: raw[ch, hy*p + i, wx*p + j] = feat[hy*Wp + wx, (ch*p + i)*p + j].
+// feat (N, ldf) with oc*p*p used columns; raw (oc, Hp*p, Wp*p).
+static void pixel_shuffle(pc_nn_exec *ex, pc_nn_t raw, pc_nn_t feat, int64_t ldf, int64_t oc, int64_t Hp, int64_t Wp,
+                          int64_t p) {
+    const int64_t W = Wp * p;
+    const int64_t dims[5] = {oc, Hp, p, Wp, p};
+    const int64_t ys[5] = {Hp * p * W, p * W, W, p, 1};
+    const int64_t xs[5] = {p * p, Wp * ldf, p, ldf, 1};
+    pc_nn_copy(ex, raw, ys, feat, xs, dims, 5);
 }
 
 // dust3r: LinearPts3d.forward before postprocess: proj then pixel_shuffle(patch). raw (out_ch, H, W).
-static void linear_head_forward(pc_dust3r *net, pc_nn_exec *ex, const pc_nn_linear *l, const float *tok, int64_t Hp,
-                                int64_t Wp, float *raw) {
-    int64_t p = net->cfg.patch, N = Hp * Wp, oc = net->out_ch, W = Wp * p;
-    size_t mark = pc_arena_mark(ex->arena);
-    float *feat = pc_nn_alloc(ex, (size_t)(N * l->out));  // (N, oc*p*p)
-    pc_nn_linear_forward(ex, l, feat, l->out, tok, l->in, N);
-    if (pc_nn_ok(ex))
-        for (int64_t n = 0; n < N; n++) {
-            int64_t hy = n / Wp, wx = n % Wp;
-            for (int64_t ch = 0; ch < oc; ch++)
-                for (int64_t i = 0; i < p; i++)
-                    for (int64_t j = 0; j < p; j++)
-                        raw[(ch * Hp * p + hy * p + i) * W + wx * p + j] = feat[n * l->out + (ch * p + i) * p + j];
-        }
-    pc_arena_reset(ex->arena, mark);
+static void linear_head_forward(pc_dust3r *net, pc_nn_exec *ex, const pc_nn_linear *l, pc_nn_t tok, int64_t Hp,
+                                int64_t Wp, pc_nn_t raw) {
+    int64_t p = net->cfg.patch, N = Hp * Wp;
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    pc_nn_t feat = pc_nn_new_f32(ex, N * l->out);  // (N, oc*p*p)
+    pc_nn_linear_forward(ex, l, feat, l->out, tok, l->in, N, 0);
+    pixel_shuffle(ex, raw, feat, l->out, net->out_ch, Hp, Wp, p);
+    pc_nn_mark_reset(ex, mark);
 }
 
 // mast3r: Cat_MLP_LocalFeatures_DPT_Pts3d, the local-feature half: fc2(GELU(fc1([enc | dec_L]))) per token,
 // pixel-shuffled by the patch size into raw_local ((desc_dim + two_confs), H, W), the channels after the DPT's.
 // enc (N, enc_dim) after enc_norm; dec (N, dec_dim) after dec_norm.
-static void local_head_forward(pc_dust3r *net, pc_nn_exec *ex, int v, const float *enc, const float *dec, int64_t Hp,
-                               int64_t Wp, float *raw_local) {
+static void local_head_forward(pc_dust3r *net, pc_nn_exec *ex, int v, pc_nn_t enc, pc_nn_t dec, int64_t Hp,
+                               int64_t Wp, pc_nn_t raw_local) {
     const pc_dust3r_config *c = &net->cfg;
     const pc_nn_linear *fc1 = &net->loc_fc1[v], *fc2 = &net->loc_fc2[v];
-    int64_t p = c->patch, N = Hp * Wp, E = c->enc_dim, D = c->dec_dim, W = Wp * p, oc = fc2->out / (p * p);
-    size_t mark = pc_arena_mark(ex->arena);
-    char name[64];
-    float *cat = pc_nn_alloc(ex, (size_t)(N * (E + D)));  // (N, E + D): the encoder tokens first
-    float *hid = pc_nn_alloc(ex, (size_t)(N * fc1->out));  // (N, hidden)
-    float *out = pc_nn_alloc(ex, (size_t)(N * fc2->out));  // (N, oc * p * p)
-    if (pc_nn_ok(ex))
-        for (int64_t n = 0; n < N; n++) {
-            memcpy(cat + n * (E + D), enc + n * E, (size_t)E * sizeof(float));
-            memcpy(cat + n * (E + D) + E, dec + n * D, (size_t)D * sizeof(float));
-        }
-    pc_nn_linear_forward(ex, fc1, hid, fc1->out, cat, E + D, N);
-    snprintf(name, sizeof(name), "desc_mlp_fc1_%d", v + 1);
-    trace(net, ex, name, hid, 3, 1, N, fc1->out, 0);
-    if (pc_nn_ok(ex)) pc_gelu(ex->pool, hid, hid, N * fc1->out);  // exact (erf) GELU
-    snprintf(name, sizeof(name), "desc_mlp_hidden%d", v + 1);
-    trace(net, ex, name, hid, 3, 1, N, fc1->out, 0);
-    pc_nn_linear_forward(ex, fc2, out, fc2->out, hid, fc1->out, N);
-    // pixel_shuffle(p): raw[ch, hy*p + i, wx*p + j] = out[hy*Wp + wx, (ch*p + i)*p + j]
-    if (pc_nn_ok(ex))
-        for (int64_t n = 0; n < N; n++) {
-            int64_t hy = n / Wp, wx = n % Wp;
-            for (int64_t ch = 0; ch < oc; ch++)
-                for (int64_t i = 0; i < p; i++)
-                    memcpy(raw_local + (ch * Hp * p + hy * p + i) * W + wx * p, out + n * fc2->out + (ch * p + i) * p,
-                           (size_t)p * sizeof(float));
-        }
-    pc_arena_reset(ex->arena, mark);
+    int64_t p = c->patch, N = Hp * Wp, E = c->enc_dim, D = c->dec_dim, oc = fc2->out / (p * p);
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    pc_nn_t cat = pc_nn_new_f32(ex, N * (E + D));  // (N, E + D): the encoder tokens first
+    pc_nn_t hid = pc_nn_new_f32(ex, N * fc1->out);  // (N, hidden)
+    pc_nn_t out = pc_nn_new_f32(ex, N * fc2->out);  // (N, oc * p * p)
+    const int64_t de[2] = {N, E}, dd[2] = {N, D}, ys[2] = {E + D, 1}, es[2] = {E, 1}, ds[2] = {D, 1};
+    pc_nn_copy(ex, cat, ys, enc, es, de, 2);
+    pc_nn_copy(ex, pc_nn_at(cat, E), ys, dec, ds, dd, 2);
+    pc_nn_linear_forward(ex, fc1, hid, fc1->out, cat, E + D, N, 0);
+    pc_nn_trace(ex, hid, 3, (int64_t[]){1, N, fc1->out}, "desc_mlp_fc1_%d", v + 1);
+    pc_nn_unary(ex, hid, hid, N * fc1->out, PC_NN_GELU);  // exact (erf) GELU
+    pc_nn_trace(ex, hid, 3, (int64_t[]){1, N, fc1->out}, "desc_mlp_hidden%d", v + 1);
+    pc_nn_linear_forward(ex, fc2, out, fc2->out, hid, fc1->out, N, 0);
+    pixel_shuffle(ex, raw_local, out, fc2->out, oc, Hp, Wp, p);
+    pc_nn_mark_reset(ex, mark);
 }
 
 // dust3r: reg_dense_conf for one channel value.
@@ -1009,79 +973,71 @@ static void postprocess(const pc_dust3r_config *c, int oc, const float *raw, int
 }
 
 // dust3r: _decoder + _downstream_head for one pair of encoded views.
-// e[v] (N_v, enc_dim) at (Hp[v], Wp[v]) tokens; raw[v] (out_ch, H_v, W_v).
+// e[v] (N_v, enc_dim) host f32 at (Hp[v], Wp[v]) tokens; raw[v] (raw_ch, H_v, W_v) host f32.
+// The decoders run on ex's backend; the heads on the cpu backend over host copies of the hooked layers.
 static void decode_heads(pc_dust3r *net, pc_nn_exec *ex, const float *const e[2], const int64_t Hp[2],
                          const int64_t Wp[2], float *const raw[2]) {
     const pc_dust3r_config *c = &net->cfg;
     int L = c->dec_depth;
-    int64_t D = c->dec_dim, N[2] = {Hp[0] * Wp[0], Hp[1] * Wp[1]};
-    size_t mark = pc_arena_mark(ex->arena);
-    char name[64];
-    int64_t *pos[2];
-    const float **toks[2];
-    float *f[2][64 + 1];
+    int64_t E = c->enc_dim, D = c->dec_dim, N[2] = {Hp[0] * Wp[0], Hp[1] * Wp[1]};
     if (L > 64) {
-        if (ex->st == PC_OK) ex->st = pc_err(ex->err, PC_ERR_UNSUPPORTED, "decoder depth %d > 64", L);
+        if (ex->st == PC_OK) pc_nn_fail(ex, pc_err(ex->err, PC_ERR_UNSUPPORTED, "decoder depth %d > 64", L));
         return;
     }
-    if (net->gpu) {  // decoders on the GPU; only the layers the head reads (all when tracing) come back
-        unsigned char want[64 + 1];
-        for (int k = 0; k <= L; k++) want[k] = net->trace != NULL || k == L;
-        if (c->head != PC_DUST3R_HEAD_LINEAR)
-            for (int i = 0; i < 4; i++) want[c->dpt_hooks[i]] = 1;
-        want[0] = net->trace != NULL;  // hook 0 is the encoder output, not decoder_embed's
-        for (int v = 0; v < 2; v++)
-            for (int k = 0; k <= L; k++) f[v][k] = want[k] ? pc_nn_alloc(ex, (size_t)(N[v] * D)) : NULL;  // (N, D)
-        if (pc_nn_ok(ex)) {
-            float *const *const fv[2] = {f[0], f[1]};
-            pc_status st = pc_dust3r_cuda_decode(net->gpu, e, Hp, Wp, fv, want, ex->err);
-            if (st != PC_OK) pc_nn_fail(ex, st);
-        }
-        for (int v = 0; v < 2 && net->trace; v++)
-            for (int k = 0; k <= L; k++) {
-                if (k == 0) snprintf(name, sizeof(name), "dec%d_embed", v + 1);
-                else snprintf(name, sizeof(name), k == L ? "dec%d_%d_prenorm" : "dec%d_%d", v + 1, k);
-                trace(net, ex, name, f[v][k], 3, 1, N[v], D, 0);
-            }
-    } else {
-        for (int v = 0; v < 2; v++) {
-            pos[v] = alloc_pos(ex, 1, Hp[v], Wp[v]);
-            for (int k = 0; k <= L; k++) f[v][k] = pc_nn_alloc(ex, (size_t)(N[v] * D));  // (N, D)
-            pc_nn_linear_forward(ex, &net->decoder_embed, f[v][0], D, e[v], c->enc_dim, N[v]);
-            snprintf(name, sizeof(name), "dec%d_embed", v + 1);
-            trace(net, ex, name, f[v][0], 3, 1, N[v], D, 0);
-        }
-        for (int k = 0; k < L; k++)
-            for (int v = 0; v < 2; v++) {  // both sides read the previous pair
-                int o = 1 - v;
-                pc_nn_decoder_block_forward(ex, &net->dec[v][k], c->rope_base, f[v][k + 1], f[v][k], pos[v], N[v],
-                                            f[o][k], pos[o], N[o], 1);
-                snprintf(name, sizeof(name), k + 1 == L ? "dec%d_%d_prenorm" : "dec%d_%d", v + 1, k + 1);
-                trace(net, ex, name, f[v][k + 1], 3, 1, N[v], D, 0);
-            }
+    double t0 = pc_time_sec();
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    pc_nn_t f[2][64 + 1];  // (N_v, D) f32 per layer: decoder_embed, then each block's output
+    for (int v = 0; v < 2; v++) {
+        const int64_t shape[3] = {1, N[v], D};
+        pc_nn_t ev = pc_nn_write(ex, e[v], N[v] * E);  // (N, E)
+        for (int k = 0; k <= L; k++) f[v][k] = pc_nn_new_f32(ex, N[v] * D);
+        pc_nn_linear_forward(ex, &net->decoder_embed, f[v][0], D, ev, E, N[v], 0);
+        pc_nn_trace(ex, f[v][0], 3, shape, "dec%d_embed", v + 1);
     }
-    const float *lists[2][64 + 1];
+    for (int k = 0; k < L; k++)
+        for (int v = 0; v < 2; v++) {  // both sides read the previous pair
+            int o = 1 - v;
+            pc_nn_decoder_block_forward(ex, &net->dec[v][k], c->rope_base, f[v][k + 1], f[v][k], Wp[v], N[v], f[o][k],
+                                        Wp[o], N[o], 1);
+            pc_nn_trace(ex, f[v][k + 1], 3, (int64_t[]){1, N[v], D}, k + 1 == L ? "dec%d_%d_prenorm" : "dec%d_%d",
+                        v + 1, k + 1);
+        }
     for (int v = 0; v < 2; v++) {
         pc_nn_layernorm_forward(ex, &net->dec_norm, f[v][L], f[v][L], N[v]);
-        snprintf(name, sizeof(name), "dec%d_%d", v + 1, L);
-        trace(net, ex, name, f[v][L], 3, 1, N[v], D, 0);
-        lists[v][0] = e[v];  // [enc, dec_1, ..., dec_L (normed)]
-        for (int k = 1; k <= L; k++) lists[v][k] = f[v][k];
-        toks[v] = lists[v];
+        pc_nn_trace(ex, f[v][L], 3, (int64_t[]){1, N[v], D}, "dec%d_%d", v + 1, L);
     }
+    // host copies of what the heads read: [enc, dec_1, ..., dec_L (normed)] at the DPT hooks, dec_L always
+    unsigned char need[64 + 1] = {0};
+    need[L] = 1;
+    if (c->head != PC_DUST3R_HEAD_LINEAR)
+        for (int i = 0; i < 4; i++) need[c->dpt_hooks[i]] = 1;
+    pc_nn_backend *trunk = ex->be;
+    pc_nn_t toks[2][64 + 1];
     for (int v = 0; v < 2; v++) {
-        if (c->head == PC_DUST3R_HEAD_LINEAR) {
-            linear_head_forward(net, ex, &net->lin[v], f[v][L], Hp[v], Wp[v], raw[v]);
-        } else {
-            dpt_forward(net, ex, &net->dpt[v], v, toks[v], Hp[v], Wp[v], raw[v]);
-            if (c->head == PC_DUST3R_HEAD_CATMLP_DPT)  // its channels follow the DPT's (torch.cat dim 1)
-                local_head_forward(net, ex, v, e[v], f[v][L], Hp[v], Wp[v],
-                                   raw[v] ? raw[v] + (int64_t)net->out_ch * Hp[v] * Wp[v] * c->patch * c->patch : NULL);
-        }
-        snprintf(name, sizeof(name), "pred%d_raw", v + 1);
-        trace(net, ex, name, raw[v], 4, 1, net->raw_ch, Hp[v] * c->patch, Wp[v] * c->patch);
+        ex->be = trunk;
+        const float *h[64 + 1] = {NULL};
+        for (int k = 1; k <= L; k++)
+            if (need[k]) h[k] = pc_nn_read(ex, f[v][k], N[v] * D);
+        ex->be = NULL;  // the cpu backend: host tensors
+        toks[v][0] = pc_nn_write(ex, e[v], N[v] * E);
+        for (int k = 1; k <= L; k++) toks[v][k] = pc_nn_write(ex, h[k], N[v] * D);
     }
-    pc_arena_reset(ex->arena, mark);
+    if (pc_nn_ok(ex)) net->dec_s = pc_time_sec() - t0;
+    for (int v = 0; v < 2; v++) {
+        int64_t n = (int64_t)net->raw_ch * Hp[v] * Wp[v] * c->patch * c->patch;
+        pc_nn_t r = pc_nn_output(ex, raw[v], n);
+        if (c->head == PC_DUST3R_HEAD_LINEAR) {
+            linear_head_forward(net, ex, &net->lin[v], toks[v][L], Hp[v], Wp[v], r);
+        } else {
+            dpt_forward(net, ex, &net->dpt[v], v, toks[v], Hp[v], Wp[v], r);
+            if (c->head == PC_DUST3R_HEAD_CATMLP_DPT)  // its channels follow the DPT's (torch.cat dim 1)
+                local_head_forward(net, ex, v, toks[v][0], toks[v][L], Hp[v], Wp[v],
+                                   pc_nn_at(r, (int64_t)net->out_ch * Hp[v] * Wp[v] * c->patch * c->patch));
+        }
+        pc_nn_trace(ex, r, 4, (int64_t[]){1, net->raw_ch, Hp[v] * c->patch, Wp[v] * c->patch}, "pred%d_raw", v + 1);
+    }
+    ex->be = trunk;
+    pc_nn_mark_reset(ex, mark);
 }
 
 // Validate an input image tensor; returns H, W and the data pointer.
@@ -1211,24 +1167,26 @@ pc_status pc_dust3r_pairs_each(pc_dust3r *net, const pc_tensor *const *imgs, int
     {
         pc_arena meas;
         size_t need = 0;
-        pc_nn_exec dry = {net->pool, &meas, 1, PC_OK, err};
+        pc_nn_exec dry = {net->pool, &meas, 1, PC_OK, err, net->dev, NULL, NULL};
         for (int i = 0; i < n_imgs; i++) {
             if (!used[i]) continue;
             int view = 0;
-            pc_arena_init_measure(&meas);
+            pc_nn_measure_begin(&dry, &meas);
             encode(net, &dry, NULL, 1, ec.H[i], ec.W[i], NULL, &view);
             need = PC_MAX(need, meas.peak);
         }
         for (int i = 0; i < n_pairs; i++) {
             float *raw[2];
             int a = pairs[i][0], b = pairs[i][1];
-            pc_arena_init_measure(&meas);
+            pc_nn_measure_begin(&dry, &meas);
             run_pair_tail(net, &dry, NULL, ec.H[a], ec.W[a], NULL, ec.H[b], ec.W[b], raw);
             need = PC_MAX(need, meas.peak);
         }
+        if ((st = dry.st) != PC_OK) goto done;
         if ((st = ensure_arena(net, need + 4096, err)) != PC_OK) goto done;
+        if ((st = pc_nn_reserve(&dry, err)) != PC_OK) goto done;
     }
-    pc_nn_exec ex = {net->pool, &net->arena, 0, PC_OK, err};
+    pc_nn_exec ex = {net->pool, &net->arena, 0, PC_OK, err, net->dev, net->trace, net->trace_ctx};
     for (int i = 0; i < n_imgs && st == PC_OK; i++) {
         if (!used[i]) continue;
         size_t n = (size_t)(ec.H[i] / c->patch * (ec.W[i] / c->patch) * c->enc_dim);
@@ -1283,11 +1241,9 @@ pc_status pc_dust3r_pair(pc_dust3r *net, const pc_tensor *img1, const pc_tensor 
     // One code path, run twice: dry (measure the arena), then for real.
     for (int pass = 0; pass < 2; pass++) {
         pc_arena meas;
-        pc_nn_exec ex = {net->pool, &net->arena, 0, PC_OK, err};
+        pc_nn_exec ex = {net->pool, &net->arena, 0, PC_OK, err, net->dev, net->trace, net->trace_ctx};
         if (pass == 0) {
-            pc_arena_init_measure(&meas);
-            ex.arena = &meas;
-            ex.dry = 1;
+            pc_nn_measure_begin(&ex, &meas);
         } else {
             pc_arena_reset(&net->arena, 0);
         }
@@ -1313,7 +1269,9 @@ pc_status pc_dust3r_pair(pc_dust3r *net, const pc_tensor *img1, const pc_tensor 
         float *raw[2];
         run_pair_tail(net, &ex, e[0], H[0], W[0], e[1], H[1], W[1], raw);
         if (pass == 0) {
+            if ((st = ex.st) != PC_OK) return st;
             if ((st = ensure_arena(net, meas.peak + 4096, err)) != PC_OK) return st;
+            if ((st = pc_nn_reserve(&ex, err)) != PC_OK) return st;
             continue;
         }
         if ((st = ex.st) != PC_OK) break;

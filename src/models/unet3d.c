@@ -1302,7 +1302,7 @@ pc_status pc_unet_forward(pc_unet *u, float *out, const float *x, int64_t B, int
     // dry run to size the arena
     pc_arena meas;
     pc_arena_init_measure(&meas);
-    r.ex = (pc_nn_exec){u->pool, &meas, 1, PC_OK, err};
+    r.ex = (pc_nn_exec){.pool = u->pool, .arena = &meas, .dry = 1, .st = PC_OK, .err = err};
     run_all(&r, &in, slot_n);
     size_t need = meas.peak + 4096;
     if (!u->arena.base || u->arena.size < need) {
@@ -1318,7 +1318,7 @@ pc_status pc_unet_forward(pc_unet *u, float *out, const float *x, int64_t B, int
     r.ctx = context;
     r.L = L;
     r.per_frame = L == (int64_t)c->text_context_len + T * (int64_t)c->image_tokens_per_frame;
-    r.ex = (pc_nn_exec){u->pool, &u->arena, 0, PC_OK, err};
+    r.ex = (pc_nn_exec){.pool = u->pool, .arena = &u->arena, .dry = 0, .st = PC_OK, .err = err};
     run_all(&r, &in, slot_n);
     u->flops = r.flops;
     return r.ex.st;

@@ -812,7 +812,7 @@ static pc_status run_pass(pc_vae *v, vae_run *r, run_kind kind, const float *in,
     pc_arena_init_measure(&meas);
     memset(r, 0, sizeof(*r));
     r->v = v;
-    r->ex = (pc_nn_exec){v->pool, &meas, 1, PC_OK, err};
+    r->ex = (pc_nn_exec){.pool = v->pool, .arena = &meas, .dry = 1, .st = PC_OK, .err = err};
     r->slot_need = (size_t)(in_C * H * W);
     if (kind == RUN_ENCODE)
         encoder_forward(r, H, W);
@@ -830,7 +830,7 @@ static pc_status run_pass(pc_vae *v, vae_run *r, run_kind kind, const float *in,
     pc_arena_reset(&v->arena, 0);
     memset(r, 0, sizeof(*r));
     r->v = v;
-    r->ex = (pc_nn_exec){v->pool, &v->arena, 0, PC_OK, err};
+    r->ex = (pc_nn_exec){.pool = v->pool, .arena = &v->arena, .dry = 0, .st = PC_OK, .err = err};
     r->slot[0] = pc_arena_f32(&v->arena, slot);
     r->slot[1] = pc_arena_f32(&v->arena, slot);
     r->slot_cap = slot;

@@ -2,11 +2,12 @@
 #include "nn/nn.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/gemm.h"
 #include "posecrafter/io.h"
 
 // ---- binding -------------------------------------------------------------------
@@ -99,6 +100,149 @@ void pc_nn_fail(pc_nn_exec *ex, pc_status st) {
     if (ex->st == PC_OK) ex->st = st;
 }
 
+// ---- backend tensors ------------------------------------------------------------------
+
+pc_nn_t pc_nn_new(pc_nn_exec *ex, pc_dtype dt, int64_t n) {
+    pc_nn_t t = {NULL, dt};
+    if (ex->st != PC_OK) return t;
+    size_t bytes = (size_t)(n > 0 ? n : 1) * pc_dtype_size(dt);
+    t.p = pc_nn_be(ex)->alloc(ex, bytes);
+    if (!t.p && !ex->dry && ex->st == PC_OK) {
+        if (ex->be)
+            pc_nn_fail(ex, pc_err(ex->err, PC_ERR_MEMORY, "%s backend: activation arena exhausted (%zu bytes asked)",
+                                  pc_nn_be(ex)->name, bytes));
+        else
+            pc_nn_fail(ex, pc_err(ex->err, PC_ERR_MEMORY,
+                                  "activation arena exhausted (%zu of %zu bytes used, %zu bytes asked)",
+                                  ex->arena->used, ex->arena->size, bytes));
+    }
+    return t;
+}
+
+pc_nn_mark pc_nn_mark_get(pc_nn_exec *ex) {
+    pc_nn_mark m = {pc_arena_mark(ex->arena), ex->be ? ex->be->mark(ex) : 0};
+    return m;
+}
+
+void pc_nn_mark_reset(pc_nn_exec *ex, pc_nn_mark m) {
+    if (ex->be) ex->be->reset(ex, m.dev);
+    pc_arena_reset(ex->arena, m.host);
+}
+
+const float *pc_nn_read(pc_nn_exec *ex, pc_nn_t t, int64_t n) {
+    if (!pc_nn_be(ex)->place && t.dt == PC_F32) return pc_nn_ok(ex) ? (const float *)t.p : NULL;
+    float *h = pc_nn_alloc(ex, (size_t)n);  // host copy in the host arena
+    pc_nn_read_into(ex, h, t, n);
+    return pc_nn_ok(ex) ? h : NULL;
+}
+
+void pc_nn_read_into(pc_nn_exec *ex, float *dst, pc_nn_t t, int64_t n) {
+    if (!pc_nn_ok(ex)) return;
+    pc_nn_be(ex)->download(ex, dst, t, n);
+}
+
+pc_nn_t pc_nn_output(pc_nn_exec *ex, float *host, int64_t n) {
+    if (!ex->be) {
+        pc_nn_t t = {host, PC_F32};
+        return t;
+    }
+    return pc_nn_new_f32(ex, n);
+}
+
+pc_nn_t pc_nn_write(pc_nn_exec *ex, const float *src, int64_t n) {
+    if (!ex->be) {  // cpu: the host memory is the tensor
+        pc_nn_t t = {(void *)(uintptr_t)src, PC_F32};
+        return t;
+    }
+    pc_nn_t t = pc_nn_new_f32(ex, n);
+    if (pc_nn_ok(ex)) ex->be->upload(ex, t, src, n);
+    return t;
+}
+
+void pc_nn_trace(pc_nn_exec *ex, pc_nn_t t, int ndim, const int64_t *shape, const char *fmt, ...) {
+    if (!ex->trace || !pc_nn_ok(ex)) return;
+    char name[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    if (!pc_nn_backend_is_device(pc_nn_be(ex)) && t.dt == PC_F32) {
+        ex->trace(ex->trace_ctx, name, (const float *)t.p, ndim, shape);
+        return;
+    }
+    // a device tensor: staged through the heap, since the dry run that sized the host arena traced nothing
+    float *h = (float *)malloc((size_t)n * sizeof(float));
+    if (!h) {
+        pc_nn_fail(ex, pc_err(ex->err, PC_ERR_MEMORY, "trace '%s': out of memory", name));
+        return;
+    }
+    pc_nn_read_into(ex, h, t, n);
+    if (pc_nn_ok(ex)) ex->trace(ex->trace_ctx, name, h, ndim, shape);
+    free(h);
+}
+
+void pc_nn_measure_begin(pc_nn_exec *dry, pc_arena *meas) {
+    pc_arena_init_measure(meas);
+    dry->arena = meas;
+    dry->dry = 1;
+    if (dry->be) dry->be->measure(dry->be);
+}
+
+pc_status pc_nn_reserve(pc_nn_exec *ex, pc_error *err) { return ex->be ? ex->be->reserve(ex->be, err) : PC_OK; }
+
+// ---- ops ------------------------------------------------------------------------------
+
+void pc_nn_unary(pc_nn_exec *ex, pc_nn_t y, pc_nn_t x, int64_t n, pc_nn_unary_op op) {
+    if (ex->st == PC_OK) pc_nn_be(ex)->unary(ex, y, x, n, op);
+}
+
+void pc_nn_add(pc_nn_exec *ex, pc_nn_t y, pc_nn_t a, pc_nn_t b, int64_t n) {
+    if (ex->st == PC_OK) pc_nn_be(ex)->add(ex, y, a, b, n);
+}
+
+void pc_nn_copy(pc_nn_exec *ex, pc_nn_t y, const int64_t *ystride, pc_nn_t x, const int64_t *xstride,
+                const int64_t *dims, int ndim) {
+    if (ex->st != PC_OK) return;
+    if (ndim < 1 || ndim > PC_NN_MAXDIM) {
+        pc_nn_fail(ex, pc_err(ex->err, PC_ERR_ARG, "pc_nn_copy: %d dims (at most %d)", ndim, PC_NN_MAXDIM));
+        return;
+    }
+    pc_nn_be(ex)->copy(ex, y, ystride, x, xstride, dims, ndim);
+}
+
+void pc_nn_transpose(pc_nn_exec *ex, pc_nn_t y, pc_nn_t x, int64_t B, int64_t R, int64_t C) {
+    const int64_t dims[3] = {B, C, R}, ys[3] = {C * R, R, 1}, xs[3] = {R * C, 1, C};
+    pc_nn_copy(ex, y, ys, x, xs, dims, 3);
+}
+
+void pc_nn_resize_bilinear(pc_nn_exec *ex, pc_nn_t y, pc_nn_t x, int64_t NC, int64_t H, int64_t W, int64_t OH,
+                           int64_t OW, int align_corners, double sh, double sw) {
+    if (ex->st == PC_OK) pc_nn_be(ex)->resize_bilinear(ex, y, x, NC, H, W, OH, OW, align_corners, sh, sw);
+}
+
+// ---- weight placement ------------------------------------------------------------------
+
+pc_status pc_nn_place_weights(pc_nn_backend *be, pc_nn_place_fn fn, void *model, pc_error *err) {
+    if (!pc_nn_backend_is_device(be)) return PC_OK;
+    pc_status st = fn(be, model, 1, err);
+    if (st == PC_OK) st = be->place_commit(be, err);
+    if (st == PC_OK) st = fn(be, model, 0, err);
+    if (st != PC_OK) return pc_err_prefix(err, st, "weights to the %s device: ", be->name);
+    return PC_OK;
+}
+
+// Place n host values as dt into *dev (dev untouched on a measuring pass).
+static pc_status place(pc_nn_backend *be, pc_nn_t *dev, const void *host, pc_dtype hdt, int64_t n, pc_dtype dt,
+                       int measuring, pc_error *err) {
+    if (!host) return PC_OK;
+    pc_nn_w w = {host, hdt, {NULL, dt}};
+    pc_status st = be->place(be, &w, n, dt, measuring, err);
+    if (st == PC_OK && !measuring) *dev = w.dev;
+    return st;
+}
+
 // ---- linear / layer norm -------------------------------------------------------------
 
 pc_status pc_nn_linear_bind(pc_nn_binder *b, pc_nn_linear *l, const char *prefix, int64_t in, int64_t out, int bias,
@@ -120,27 +264,25 @@ pc_status pc_nn_linear_bind(pc_nn_binder *b, pc_nn_linear *l, const char *prefix
     return PC_OK;
 }
 
-// pc_gemm operand for a stored (out, in) weight used transposed.
-static pc_mat weight_t(const pc_nn_linear *l) {
-    pc_mat m = {l->w.data, l->w.dtype, l->in, 1};
-    return m;
+static pc_nn_w wref(const void *host, pc_dtype hdt, pc_nn_t dev) {
+    pc_nn_w w = {host, hdt, dev};
+    return w;
 }
 
-void pc_nn_linear_forward(pc_nn_exec *ex, const pc_nn_linear *l, float *y, int64_t ldy, const float *x, int64_t ldx,
-                          int64_t M) {
-    if (!pc_nn_ok(ex)) return;
-    pc_linear_strided(ex->pool, y, ldy, x, ldx, l->w, l->b, M, l->out, l->in);
+// The backend's weight dtype for matrices: bf16 on a device unless the layer is kept exact.
+static pc_dtype mat_dt(int exact) { return exact ? PC_F32 : PC_BF16; }
+
+void pc_nn_linear_forward(pc_nn_exec *ex, const pc_nn_linear *l, pc_nn_t y, int64_t ldy, pc_nn_t x, int64_t ldx,
+                          int64_t M, int accumulate) {
+    if (ex->st != PC_OK) return;
+    pc_nn_w w = wref(l->w.data, l->w.dtype, l->dw), b = wref(l->b, PC_F32, l->db);
+    pc_nn_be(ex)->linear(ex, y, ldy, x, ldx, &w, l->b ? &b : NULL, M, l->out, l->in, accumulate);
 }
 
-// y (+)= x W^T + b: accumulation goes through pc_gemm's beta.
-static void linear_acc(pc_nn_exec *ex, const pc_nn_linear *l, float *y, int64_t ldy, const float *x, int64_t ldx,
-                       int64_t M, int accumulate) {
-    if (!pc_nn_ok(ex)) return;
-    if (!accumulate) {
-        pc_linear_strided(ex->pool, y, ldy, x, ldx, l->w, l->b, M, l->out, l->in);
-        return;
-    }
-    pc_gemm(ex->pool, y, ldy, pc_mat_f32(x, ldx, 0), weight_t(l), M, l->out, l->in, 1.0f, 1.0f, l->b);
+pc_status pc_nn_linear_place(pc_nn_backend *be, pc_nn_linear *l, int measuring, pc_error *err) {
+    pc_status st = place(be, &l->dw, l->w.data, l->w.dtype, l->in * l->out, mat_dt(l->exact), measuring, err);
+    if (st == PC_OK) st = place(be, &l->db, l->b, PC_F32, l->out, PC_F32, measuring, err);
+    return st;
 }
 
 pc_status pc_nn_layernorm_bind(pc_nn_binder *b, pc_nn_layernorm *l, const char *prefix, int64_t dim, float eps,
@@ -155,9 +297,16 @@ pc_status pc_nn_layernorm_bind(pc_nn_binder *b, pc_nn_layernorm *l, const char *
     return pc_nn_bind_vector(b, &l->b, key, dim, err);
 }
 
-void pc_nn_layernorm_forward(pc_nn_exec *ex, const pc_nn_layernorm *l, float *y, const float *x, int64_t M) {
-    if (!pc_nn_ok(ex)) return;
-    pc_layer_norm(ex->pool, y, x, l->w, l->b, M, l->dim, l->eps);
+void pc_nn_layernorm_forward(pc_nn_exec *ex, const pc_nn_layernorm *l, pc_nn_t y, pc_nn_t x, int64_t M) {
+    if (ex->st != PC_OK) return;
+    pc_nn_w g = wref(l->w, PC_F32, l->dw), b = wref(l->b, PC_F32, l->db);
+    pc_nn_be(ex)->layer_norm(ex, y, x, &g, &b, M, l->dim, l->eps);
+}
+
+pc_status pc_nn_layernorm_place(pc_nn_backend *be, pc_nn_layernorm *l, int measuring, pc_error *err) {
+    pc_status st = place(be, &l->dw, l->w, PC_F32, l->dim, PC_F32, measuring, err);
+    if (st == PC_OK) st = place(be, &l->db, l->b, PC_F32, l->dim, PC_F32, measuring, err);
+    return st;
 }
 
 // ---- MLP -------------------------------------------------------------------------------
@@ -171,15 +320,20 @@ pc_status pc_nn_mlp_bind(pc_nn_binder *b, pc_nn_mlp *m, const char *prefix, int6
     return pc_nn_linear_bind(b, &m->fc2, key, m->fc1.out, dim, -1, err);
 }
 
-void pc_nn_mlp_forward(pc_nn_exec *ex, const pc_nn_mlp *m, float *y, const float *x, int64_t M, int accumulate) {
-    size_t mark = pc_arena_mark(ex->arena);
-    float *h = pc_nn_alloc(ex, (size_t)(M * m->fc1.out));  // (M, hidden)
-    if (pc_nn_ok(ex)) {
-        pc_linear(ex->pool, h, x, m->fc1.w, m->fc1.b, M, m->fc1.out, m->fc1.in);
-        pc_gelu(ex->pool, h, h, M * m->fc1.out);
-        linear_acc(ex, &m->fc2, y, m->fc2.out, h, m->fc2.in, M, accumulate);
-    }
-    pc_arena_reset(ex->arena, mark);
+// timm Mlp: y (+)= fc2(gelu(fc1(x))); the hidden layer in the backend's activation dtype.
+void pc_nn_mlp_forward(pc_nn_exec *ex, const pc_nn_mlp *m, pc_nn_t y, pc_nn_t x, int64_t M, int accumulate) {
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    pc_nn_t h = pc_nn_new_act(ex, M * m->fc1.out);  // (M, hidden)
+    pc_nn_linear_forward(ex, &m->fc1, h, m->fc1.out, x, m->fc1.in, M, 0);
+    pc_nn_unary(ex, h, h, M * m->fc1.out, PC_NN_GELU);
+    pc_nn_linear_forward(ex, &m->fc2, y, m->fc2.out, h, m->fc2.in, M, accumulate);
+    pc_nn_mark_reset(ex, mark);
+}
+
+pc_status pc_nn_mlp_place(pc_nn_backend *be, pc_nn_mlp *m, int measuring, pc_error *err) {
+    pc_status st = pc_nn_linear_place(be, &m->fc1, measuring, err);
+    if (st == PC_OK) st = pc_nn_linear_place(be, &m->fc2, measuring, err);
+    return st;
 }
 
 // ---- attention -----------------------------------------------------------------------------
@@ -212,57 +366,64 @@ pc_status pc_nn_attention_bind(pc_nn_binder *b, pc_nn_attention *a, const char *
     return pc_nn_linear_bind(b, &a->proj, key, dim, dim, -1, err);
 }
 
-// o (B, Nq, dim) = softmax(q k^T scale) v per head; q/k/v token-major with row strides.
-static void attend(pc_nn_exec *ex, const pc_nn_attention *a, float *o, float *q, int64_t ldq, float *k, int64_t ldk,
-                   float *v, int64_t ldv, int64_t B, int64_t Nq, int64_t Nk) {
+// o (B, Nq, dim) = softmax(q k^T scale) v per head, RoPE on q and k first; q/k/v token-major with row
+// strides (ldq, ldk, ldv) and their heads at column 0 of each.
+static void attend(pc_nn_exec *ex, const pc_nn_attention *a, float rope_base, pc_nn_t o, pc_nn_t q, int64_t ldq,
+                   int64_t qw, pc_nn_t k, int64_t ldk, int64_t kw, pc_nn_t v, int64_t ldv, int64_t B, int64_t Nq,
+                   int64_t Nk) {
+    if (ex->st != PC_OK) return;
+    const pc_nn_backend *be = pc_nn_be(ex);
     int64_t D = a->head_dim, H = a->heads;
-    pc_attn_view vo = pc_attn_tokens(o, Nq, a->dim, 0, D);
-    pc_attn_view vq = pc_attn_tokens(q, Nq, ldq, 0, D);
-    pc_attn_view vk = pc_attn_tokens(k, Nk, ldk, 0, D);
-    pc_attn_view vv = pc_attn_tokens(v, Nk, ldv, 0, D);
-    pc_status st = pc_attention(ex->pool, vo, vq, vk, vv, B, H, Nq, Nk, D, a->scale, ex->err);
-    if (st != PC_OK) pc_nn_fail(ex, st);
+    pc_nn_view vq = pc_nn_heads(q, Nq, ldq, 0, D), vk = pc_nn_heads(k, Nk, ldk, 0, D);
+    if (rope_base > 0) {
+        be->rope2d(ex, vq, B, H, Nq, D, qw, rope_base);
+        be->rope2d(ex, vk, B, H, Nk, D, kw, rope_base);
+    }
+    if (ex->st == PC_OK)
+        be->attention(ex, pc_nn_heads(o, Nq, a->dim, 0, D), vq, vk, pc_nn_heads(v, Nk, ldv, 0, D), B, H, Nq, Nk, D,
+                      a->scale);
 }
 
-void pc_nn_self_attention_forward(pc_nn_exec *ex, const pc_nn_attention *a, float rope_base, float *y, const float *x,
-                                  const int64_t *pos, int64_t B, int64_t N, int accumulate) {
-    size_t mark = pc_arena_mark(ex->arena);
-    int64_t C = a->dim, D = a->head_dim, H = a->heads;
-    float *qkv = pc_nn_alloc(ex, (size_t)(B * N * 3 * C));  // (B, N, 3, H, D)
-    float *o = pc_nn_alloc(ex, (size_t)(B * N * C));        // (B, N, H, D)
-    if (pc_nn_ok(ex)) {
-        pc_linear(ex->pool, qkv, x, a->qkv.w, a->qkv.b, B * N, 3 * C, C);
-        if (rope_base > 0) {
-            pc_rope2d(ex->pool, pc_attn_tokens(qkv, N, 3 * C, 0, D), pos, B, H, N, D, rope_base);
-            pc_rope2d(ex->pool, pc_attn_tokens(qkv, N, 3 * C, C, D), pos, B, H, N, D, rope_base);
-        }
-        attend(ex, a, o, qkv, 3 * C, qkv + C, 3 * C, qkv + 2 * C, 3 * C, B, N, N);
-        linear_acc(ex, &a->proj, y, C, o, C, B * N, accumulate);
-    }
-    pc_arena_reset(ex->arena, mark);
+void pc_nn_self_attention_forward(pc_nn_exec *ex, const pc_nn_attention *a, float rope_base, pc_nn_t y, pc_nn_t x,
+                                  int64_t grid_w, int64_t B, int64_t N, int accumulate) {
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    int64_t C = a->dim;
+    pc_nn_t qkv = pc_nn_new_act(ex, B * N * 3 * C);  // (B, N, 3, H, D)
+    pc_nn_t o = pc_nn_new_act(ex, B * N * C);        // (B, N, H, D)
+    pc_nn_linear_forward(ex, &a->qkv, qkv, 3 * C, x, C, B * N, 0);
+    attend(ex, a, rope_base, o, qkv, 3 * C, grid_w, pc_nn_at(qkv, C), 3 * C, grid_w, pc_nn_at(qkv, 2 * C), 3 * C, B,
+           N, N);
+    pc_nn_linear_forward(ex, &a->proj, y, C, o, C, B * N, accumulate);
+    pc_nn_mark_reset(ex, mark);
 }
 
-void pc_nn_cross_attention_forward(pc_nn_exec *ex, const pc_nn_attention *a, float rope_base, float *y,
-                                   const float *xq, const int64_t *qpos, int64_t Nq, const float *xkv,
-                                   const int64_t *kpos, int64_t Nk, int64_t B, int accumulate) {
-    size_t mark = pc_arena_mark(ex->arena);
-    int64_t C = a->dim, D = a->head_dim, H = a->heads;
-    float *q = pc_nn_alloc(ex, (size_t)(B * Nq * C));  // (B, Nq, H, D)
-    float *k = pc_nn_alloc(ex, (size_t)(B * Nk * C));  // (B, Nk, H, D)
-    float *v = pc_nn_alloc(ex, (size_t)(B * Nk * C));  // (B, Nk, H, D)
-    float *o = pc_nn_alloc(ex, (size_t)(B * Nq * C));  // (B, Nq, H, D)
-    if (pc_nn_ok(ex)) {
-        pc_linear(ex->pool, q, xq, a->q.w, a->q.b, B * Nq, C, C);
-        pc_linear(ex->pool, k, xkv, a->k.w, a->k.b, B * Nk, C, C);
-        pc_linear(ex->pool, v, xkv, a->v.w, a->v.b, B * Nk, C, C);
-        if (rope_base > 0) {
-            pc_rope2d(ex->pool, pc_attn_tokens(q, Nq, C, 0, D), qpos, B, H, Nq, D, rope_base);
-            pc_rope2d(ex->pool, pc_attn_tokens(k, Nk, C, 0, D), kpos, B, H, Nk, D, rope_base);
-        }
-        attend(ex, a, o, q, C, k, C, v, C, B, Nq, Nk);
-        linear_acc(ex, &a->proj, y, C, o, C, B * Nq, accumulate);
+void pc_nn_cross_attention_forward(pc_nn_exec *ex, const pc_nn_attention *a, float rope_base, pc_nn_t y,
+                                   pc_nn_t xq, int64_t qw, int64_t Nq, pc_nn_t xkv, int64_t kw, int64_t Nk, int64_t B,
+                                   int accumulate) {
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    int64_t C = a->dim;
+    pc_nn_t q = pc_nn_new_act(ex, B * Nq * C);  // (B, Nq, H, D)
+    pc_nn_t k = pc_nn_new_act(ex, B * Nk * C);  // (B, Nk, H, D)
+    pc_nn_t v = pc_nn_new_act(ex, B * Nk * C);  // (B, Nk, H, D)
+    pc_nn_t o = pc_nn_new_act(ex, B * Nq * C);  // (B, Nq, H, D)
+    pc_nn_linear_forward(ex, &a->q, q, C, xq, C, B * Nq, 0);
+    pc_nn_linear_forward(ex, &a->k, k, C, xkv, C, B * Nk, 0);
+    pc_nn_linear_forward(ex, &a->v, v, C, xkv, C, B * Nk, 0);
+    attend(ex, a, rope_base, o, q, C, qw, k, C, kw, v, C, B, Nq, Nk);
+    pc_nn_linear_forward(ex, &a->proj, y, C, o, C, B * Nq, accumulate);
+    pc_nn_mark_reset(ex, mark);
+}
+
+pc_status pc_nn_attention_place(pc_nn_backend *be, pc_nn_attention *a, int measuring, pc_error *err) {
+    pc_status st;
+    if (a->cross) {
+        if ((st = pc_nn_linear_place(be, &a->q, measuring, err)) != PC_OK) return st;
+        if ((st = pc_nn_linear_place(be, &a->k, measuring, err)) != PC_OK) return st;
+        if ((st = pc_nn_linear_place(be, &a->v, measuring, err)) != PC_OK) return st;
+    } else {
+        if ((st = pc_nn_linear_place(be, &a->qkv, measuring, err)) != PC_OK) return st;
     }
-    pc_arena_reset(ex->arena, mark);
+    return pc_nn_linear_place(be, &a->proj, measuring, err);
 }
 
 // ---- blocks -----------------------------------------------------------------------------------
@@ -281,16 +442,24 @@ pc_status pc_nn_vit_block_bind(pc_nn_binder *b, pc_nn_vit_block *blk, const char
     return pc_nn_mlp_bind(b, &blk->mlp, key, dim, err);
 }
 
-void pc_nn_vit_block_forward(pc_nn_exec *ex, const pc_nn_vit_block *blk, float rope_base, float *x, const int64_t *pos,
+void pc_nn_vit_block_forward(pc_nn_exec *ex, const pc_nn_vit_block *blk, float rope_base, pc_nn_t x, int64_t grid_w,
                              int64_t B, int64_t N) {
-    size_t mark = pc_arena_mark(ex->arena);
+    pc_nn_mark mark = pc_nn_mark_get(ex);
     int64_t M = B * N;
-    float *t = pc_nn_alloc(ex, (size_t)(M * blk->norm1.dim));  // (B, N, C)
+    pc_nn_t t = pc_nn_new_act(ex, M * blk->norm1.dim);  // (B, N, C)
     pc_nn_layernorm_forward(ex, &blk->norm1, t, x, M);
-    pc_nn_self_attention_forward(ex, &blk->attn, rope_base, x, t, pos, B, N, 1);
+    pc_nn_self_attention_forward(ex, &blk->attn, rope_base, x, t, grid_w, B, N, 1);
     pc_nn_layernorm_forward(ex, &blk->norm2, t, x, M);
     pc_nn_mlp_forward(ex, &blk->mlp, x, t, M, 1);
-    pc_arena_reset(ex->arena, mark);
+    pc_nn_mark_reset(ex, mark);
+}
+
+pc_status pc_nn_vit_block_place(pc_nn_backend *be, pc_nn_vit_block *blk, int measuring, pc_error *err) {
+    pc_status st = pc_nn_layernorm_place(be, &blk->norm1, measuring, err);
+    if (st == PC_OK) st = pc_nn_attention_place(be, &blk->attn, measuring, err);
+    if (st == PC_OK) st = pc_nn_layernorm_place(be, &blk->norm2, measuring, err);
+    if (st == PC_OK) st = pc_nn_mlp_place(be, &blk->mlp, measuring, err);
+    return st;
 }
 
 pc_status pc_nn_decoder_block_bind(pc_nn_binder *b, pc_nn_decoder_block *blk, const char *prefix, int64_t dim,
@@ -317,23 +486,37 @@ pc_status pc_nn_decoder_block_bind(pc_nn_binder *b, pc_nn_decoder_block *blk, co
     return pc_nn_mlp_bind(b, &blk->mlp, key, dim, err);
 }
 
-void pc_nn_decoder_block_forward(pc_nn_exec *ex, const pc_nn_decoder_block *blk, float rope_base, float *xout,
-                                 const float *x, const int64_t *xpos, int64_t Nx, const float *y, const int64_t *ypos,
-                                 int64_t Ny, int64_t B) {
-    size_t mark = pc_arena_mark(ex->arena);
+void pc_nn_decoder_block_forward(pc_nn_exec *ex, const pc_nn_decoder_block *blk, float rope_base, pc_nn_t xout,
+                                 pc_nn_t x, int64_t xw, int64_t Nx, pc_nn_t y, int64_t yw, int64_t Ny, int64_t B) {
+    pc_nn_mark mark = pc_nn_mark_get(ex);
     int64_t C = blk->norm1.dim, Mx = B * Nx, My = B * Ny;
-    float *t = pc_nn_alloc(ex, (size_t)(Mx * C));                          // (B, Nx, C)
-    float *yn = blk->has_norm_y ? pc_nn_alloc(ex, (size_t)(My * C)) : NULL;  // (B, Ny, C)
-    if (pc_nn_ok(ex)) memcpy(xout, x, (size_t)(Mx * C) * sizeof(float));
+    pc_nn_t t = pc_nn_new_act(ex, Mx * C);  // (B, Nx, C)
+    // (B, Ny, C): norm_y(y), or y itself on a backend whose activations are f32 like y
+    int own_y = blk->has_norm_y || pc_nn_be(ex)->act != y.dt;
+    pc_nn_t yn = own_y ? pc_nn_new_act(ex, My * C) : y;
+    pc_nn_unary(ex, xout, x, Mx * C, PC_NN_COPY);
     pc_nn_layernorm_forward(ex, &blk->norm1, t, xout, Mx);
-    pc_nn_self_attention_forward(ex, &blk->attn, rope_base, xout, t, xpos, B, Nx, 1);
-    if (blk->has_norm_y) pc_nn_layernorm_forward(ex, &blk->norm_y, yn, y, My);
+    pc_nn_self_attention_forward(ex, &blk->attn, rope_base, xout, t, xw, B, Nx, 1);
+    if (blk->has_norm_y)
+        pc_nn_layernorm_forward(ex, &blk->norm_y, yn, y, My);
+    else if (own_y)
+        pc_nn_unary(ex, yn, y, My * C, PC_NN_COPY);
     pc_nn_layernorm_forward(ex, &blk->norm2, t, xout, Mx);
-    pc_nn_cross_attention_forward(ex, &blk->cross_attn, rope_base, xout, t, xpos, Nx, blk->has_norm_y ? yn : y, ypos,
-                                  Ny, B, 1);
+    pc_nn_cross_attention_forward(ex, &blk->cross_attn, rope_base, xout, t, xw, Nx, yn, yw, Ny, B, 1);
     pc_nn_layernorm_forward(ex, &blk->norm3, t, xout, Mx);
     pc_nn_mlp_forward(ex, &blk->mlp, xout, t, Mx, 1);
-    pc_arena_reset(ex->arena, mark);
+    pc_nn_mark_reset(ex, mark);
+}
+
+pc_status pc_nn_decoder_block_place(pc_nn_backend *be, pc_nn_decoder_block *blk, int measuring, pc_error *err) {
+    pc_status st = pc_nn_layernorm_place(be, &blk->norm1, measuring, err);
+    if (st == PC_OK) st = pc_nn_layernorm_place(be, &blk->norm2, measuring, err);
+    if (st == PC_OK) st = pc_nn_layernorm_place(be, &blk->norm3, measuring, err);
+    if (st == PC_OK && blk->has_norm_y) st = pc_nn_layernorm_place(be, &blk->norm_y, measuring, err);
+    if (st == PC_OK) st = pc_nn_attention_place(be, &blk->attn, measuring, err);
+    if (st == PC_OK) st = pc_nn_attention_place(be, &blk->cross_attn, measuring, err);
+    if (st == PC_OK) st = pc_nn_mlp_place(be, &blk->mlp, measuring, err);
+    return st;
 }
 
 // ---- convolutions ---------------------------------------------------------------------------
@@ -357,17 +540,28 @@ pc_status pc_nn_conv2d_bind(pc_nn_binder *b, pc_nn_conv2d *c, const char *prefix
     return PC_OK;
 }
 
-void pc_nn_conv2d_forward(pc_nn_exec *ex, const pc_nn_conv2d *c, float *y, const float *x, int64_t B, int64_t H,
+void pc_nn_conv2d_forward(pc_nn_exec *ex, const pc_nn_conv2d *c, pc_nn_t y, pc_nn_t x, int64_t B, int64_t H,
                           int64_t W) {
-    size_t mark = pc_arena_mark(ex->arena);
-    pc_conv2d_desc d = pc_conv2d_make(B, c->cin, H, W, c->cout, c->k, c->k, c->stride, c->pad, c->pad);
-    size_t wsb = pc_conv2d_workspace(&d);
-    float *ws = wsb ? pc_nn_alloc(ex, (wsb + sizeof(float) - 1) / sizeof(float)) : NULL;
-    if (pc_nn_ok(ex)) {
-        pc_status st = pc_conv2d(ex->pool, y, x, c->w, c->b, &d, ws, wsb, ex->err);
-        if (st != PC_OK) pc_nn_fail(ex, st);
-    }
-    pc_arena_reset(ex->arena, mark);
+    if (ex->st != PC_OK) return;
+    pc_nn_w w = wref(c->w.data, c->w.dtype, c->dw), b = wref(c->b, PC_F32, c->db);
+    pc_nn_be(ex)->conv2d(ex, y, x, &w, c->b ? &b : NULL, B, c->cin, H, W, c->cout, c->k, c->stride, c->pad);
+}
+
+pc_status pc_nn_conv2d_place(pc_nn_backend *be, pc_nn_conv2d *c, int measuring, pc_error *err) {
+    pc_status st = place(be, &c->dw, c->w.data, c->w.dtype, c->cout * c->cin * c->k * c->k, mat_dt(c->exact),
+                         measuring, err);
+    if (st == PC_OK) st = place(be, &c->db, c->b, PC_F32, c->cout, PC_F32, measuring, err);
+    return st;
+}
+
+void pc_nn_patch_embed_forward(pc_nn_exec *ex, const pc_nn_conv2d *c, pc_nn_t y, pc_nn_t x, int64_t B, int64_t H,
+                               int64_t W) {
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    int64_t N = pc_nn_conv2d_out(c, H) * pc_nn_conv2d_out(c, W);
+    pc_nn_t t = pc_nn_new(ex, y.dt, B * c->cout * N);  // (B, Cout, Ho, Wo)
+    pc_nn_conv2d_forward(ex, c, t, x, B, H, W);
+    pc_nn_transpose(ex, y, t, B, c->cout, N);  // -> (B, N, Cout)
+    pc_nn_mark_reset(ex, mark);
 }
 
 pc_status pc_nn_convt2d_bind(pc_nn_binder *b, pc_nn_convt2d *c, const char *prefix, int64_t cin, int64_t cout,
@@ -388,17 +582,17 @@ pc_status pc_nn_convt2d_bind(pc_nn_binder *b, pc_nn_convt2d *c, const char *pref
     return PC_OK;
 }
 
-void pc_nn_convt2d_forward(pc_nn_exec *ex, const pc_nn_convt2d *c, float *y, const float *x, int64_t B, int64_t H,
+void pc_nn_convt2d_forward(pc_nn_exec *ex, const pc_nn_convt2d *c, pc_nn_t y, pc_nn_t x, int64_t B, int64_t H,
                            int64_t W) {
-    size_t mark = pc_arena_mark(ex->arena);
-    pc_convt2d_desc d = pc_convt2d_make(B, c->cin, H, W, c->cout, c->k, c->k, c->stride, 0);
-    size_t wsb = pc_convt2d_workspace(&d);
-    float *ws = wsb ? pc_nn_alloc(ex, (wsb + sizeof(float) - 1) / sizeof(float)) : NULL;
-    if (pc_nn_ok(ex)) {
-        pc_status st = pc_convt2d(ex->pool, y, x, c->w, c->b, &d, ws, wsb, ex->err);
-        if (st != PC_OK) pc_nn_fail(ex, st);
-    }
-    pc_arena_reset(ex->arena, mark);
+    if (ex->st != PC_OK) return;
+    pc_nn_w w = wref(c->w.data, c->w.dtype, c->dw), b = wref(c->b, PC_F32, c->db);
+    pc_nn_be(ex)->convt2d(ex, y, x, &w, c->b ? &b : NULL, B, c->cin, H, W, c->cout, c->k, c->stride);
+}
+
+pc_status pc_nn_convt2d_place(pc_nn_backend *be, pc_nn_convt2d *c, int measuring, pc_error *err) {
+    pc_status st = place(be, &c->dw, c->w.data, c->w.dtype, c->cin * c->cout * c->k * c->k, PC_BF16, measuring, err);
+    if (st == PC_OK) st = place(be, &c->db, c->b, PC_F32, c->cout, PC_F32, measuring, err);
+    return st;
 }
 
 // ---- binder sources ------------------------------------------------------------
