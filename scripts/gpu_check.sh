@@ -15,7 +15,7 @@
 #   build.log     configure + build output (or the fallback build's)
 #   resources.txt registers / shared memory / spills per kernel (cuobjdump)
 #   test_cuda.txt test_cuda output (worst error vs tolerance per check)
-#   test_dust3r_cuda.txt  test_dust3r_cuda output (normwise error per stage vs tolerance)
+#   test_dust3r_cuda.txt  test_dust3r_cuda output (normwise error per stage vs tolerance), then test_clip on cuda
 #   memcheck.txt  compute-sanitizer --tool memcheck on test_dust3r_cuda (tiny model) and test_cuda
 #   bench.txt     bench_dust3r --device cuda (ViT-L/512 DPT, 512x384) and bench_cuda_ops output
 #
@@ -61,13 +61,14 @@ note "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=cs
 
 # ---- build ------------------------------------------------------------------------
 built=""
-# the library without the areas these programs do not use (DUSt3R needs core, io, nn, models/dust3r*)
-SKIP="src/pipeline/;src/geometry/;src/features/;src/eval/;src/models/(clip|ddim|hybrid|interp|resampler|sampler|unet3d|vae|viewcrafter)"
-TARGETS="test_cuda bench_cuda_ops test_dust3r_cuda bench_dust3r"
+# the library without the areas these programs do not use (DUSt3R needs core, io, nn, models/dust3r*;
+# bench_dust3r --mast3r the matching in features/; test_clip the CLIP models)
+SKIP="src/pipeline/;src/eval/;src/models/(ddim|hybrid|interp|sampler|unet3d|vae|viewcrafter)"
+TARGETS="test_cuda bench_cuda_ops test_dust3r_cuda bench_dust3r test_clip"
 cmake_build() {  # extra configure arguments
     rm -rf "$B"
     cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DPC_CUDA=ON -DPC_BENCH=ON \
-        -DPC_ONLY_TESTS='test_cuda|test_dust3r_cuda|bench_cuda_ops|bench_dust3r' -DPC_SKIP_SOURCES="$SKIP" "$@" \
+        -DPC_ONLY_TESTS='test_cuda|test_dust3r_cuda|bench_cuda_ops|bench_dust3r|test_clip' -DPC_SKIP_SOURCES="$SKIP" "$@" \
         >>"$OUT/build.log" 2>&1 && cmake --build "$B" -j"$JOBS" --target $TARGETS >>"$OUT/build.log" 2>&1
 }
 : >"$OUT/build.log"
@@ -149,6 +150,10 @@ if [ "$built" = cmake ]; then
     drc=$?
     note "test_dust3r_cuda: exit $drc ($(tail -1 "$OUT/test_dust3r_cuda.txt")) ($(($(date +%s) - t_start)) s since start)"
     grep -E "FAIL|FATAL|SKIP|skipped|ViT-L 512|ViT-L on|tiny golden" "$OUT/test_dust3r_cuda.txt" | head -30 | tee -a "$S"
+    # CLIP towers + Resampler on the nn cuda backend (goldens; the cpu part of the test runs first)
+    PC_CLIP_DEVICE=cuda timeout "$(tl 60)" "$B/test_clip" >>"$OUT/test_dust3r_cuda.txt" 2>&1
+    note "test_clip (PC_CLIP_DEVICE=cuda): exit $? ($(tail -1 "$OUT/test_dust3r_cuda.txt"))"
+    grep -E "FAIL|FATAL|cuda: largest" "$OUT/test_dust3r_cuda.txt" | tail -12 | tee -a "$S"
     if [ "$(tl 150)" -ge 15 ]; then
         timeout "$(tl 150)" "$B/bench_dust3r" --device cuda --bf16 --runs 3 --threads "$JOBS" >>"$OUT/bench.txt" 2>&1
         note "bench_dust3r --device cuda: exit $? ($(($(date +%s) - t_start)) s since start)"

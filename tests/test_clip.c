@@ -5,6 +5,9 @@
 //   encode_with_vision_transformer: image_tokens, dbg.vit.*; zero image (unconditional branch)
 //   Resampler (image_proj_model): resampler_out, dbg.resampler.*
 // Tolerance (README §8): max|c - ref| <= 1e-4 * max|ref| per tensor (preprocess 1e-5).
+// Then the same goldens on the emulated device (pc_clip_set_device "emu": the GPU code path, bf16 matrices and
+// activations, f32 accumulation and residual stream): normwise ||c - ref|| / ||ref|| <= 2e-2 (TOL_EMU, the
+// DUSt3R GPU tolerance), and back on the cpu bit-identical to the first run.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,22 @@ static int close_norm(const char *name, const float *got, const float *want, siz
     double mx = 0;
     for (size_t i = 0; i < n; i++) mx = fabs(want[i]) > mx ? fabs(want[i]) : mx;
     return pc_test_close(name, got, want, n, rtol * mx, 0.0);
+}
+
+#define TOL_EMU 2e-2
+
+static double emu_worst;
+
+static void check_emu(const char *what, const float *got, const float *want, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = isfinite(got[i]) ? (double)got[i] - want[i] : INFINITY;
+        num += d * d;
+        den += (double)want[i] * want[i];
+    }
+    double e = den > 0 ? sqrt(num / den) : sqrt(num);
+    if (e > emu_worst) emu_worst = e;
+    PC_CHECK(e <= TOL_EMU, "emu %s: normwise error %.2e (tolerance %.0e)", what, e, TOL_EMU);
 }
 
 static const pc_tensor *need(const pc_checkpoint *ck, const char *name, int64_t numel) {
@@ -313,6 +332,34 @@ int main(void) {
         c2.vision_prefix = "embedder.model.";
         PC_CHECK(pc_clip_from_checkpoint(&bad, ck, &c2, NULL, &err) == PC_ERR_NOT_FOUND && !bad,
                  "wrong vision prefix -> PC_ERR_NOT_FOUND (%s)", err.msg);
+    }
+
+    // ---- the emulated device (the cuda backend's code over CPU twins of its kernels) ----
+    {
+        // PC_CLIP_DEVICE=cuda (scripts/gpu_check.sh) runs this part on the GPU instead
+        const char *dev = getenv("PC_CLIP_DEVICE") && *getenv("PC_CLIP_DEVICE") ? getenv("PC_CLIP_DEVICE") : "emu";
+        PC_CHECK(!strcmp(pc_clip_get_device(clip), "cpu"), "CLIP starts on the cpu");
+        pc_test_ok(pc_clip_set_device(clip, dev, &err), &err, "set_device");
+        PC_CHECK(!strcmp(pc_clip_get_device(clip), dev), "CLIP on %s", dev);
+        float *te = (float *)malloc(sizeof(float) * 3 * 77 * 64);
+        float *tok = (float *)malloc(sizeof(float) * 257 * 80);
+        float *rs = (float *)malloc(sizeof(float) * 64 * 64);
+        pc_test_ok(pc_clip_encode_text(clip, te, (const int64_t *)tt->data, 3, &err), &err, "encode text (emu)");
+        check_emu("text_emb", te, pc_tensor_f32(need(gold, "text_emb", 3 * 77 * 64)), 3 * 77 * 64);
+        const float *img = pc_tensor_f32(need(gold, "image", 3 * 320 * 512));
+        pc_test_ok(pc_clip_encode_image(clip, tok, img, 1, 320, 512, &err), &err, "encode image (emu)");
+        const float *gt = pc_tensor_f32(need(gold, "image_tokens", 257 * 80));
+        check_emu("image_tokens", tok, gt, 257 * 80);
+        pc_test_ok(pc_clip_resample(clip, rs, gt, 1, 257, &err), &err, "resample (emu)");
+        check_emu("resampler_out", rs, pc_tensor_f32(need(gold, "resampler_out", 64 * 64)), 64 * 64);
+        printf("  %s: largest normwise error %.2e\n", dev, emu_worst);
+        pc_test_ok(pc_clip_set_device(clip, "cpu", &err), &err, "set_device(cpu)");
+        pc_test_ok(pc_clip_encode_text(clip, te, (const int64_t *)tt->data, 3, &err), &err, "encode text (cpu)");
+        PC_CHECK(!memcmp(te, temb, sizeof(float) * 3 * 77 * 64), "back on the cpu: text bit-identical to the first run");
+        PC_CHECK(pc_clip_set_device(clip, "gpu", &err) == PC_ERR_ARG, "unknown device refused (%s)", err.msg);
+        free(te);
+        free(tok);
+        free(rs);
     }
 
     free(temb);

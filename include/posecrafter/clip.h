@@ -87,6 +87,12 @@ int64_t pc_clip_vision_width(const pc_clip *clip);     /* 1280 */
 int64_t pc_clip_vision_tokens(const pc_clip *clip);    /* 257 */
 int64_t pc_clip_resampler_queries(const pc_clip *clip);/* 16 * video_length (256) */
 int64_t pc_clip_resampler_out_dim(const pc_clip *clip);/* 1024 */
+/* Where the towers and the Resampler run: "cpu" (the default), "cuda" (weights placed on GPU 0 once, matrices
+ * bf16, activations bf16 with f32 accumulation and an f32 residual stream), "auto" (cuda when it opens, else
+ * the cpu with PC_OK and the reason in err) or "emu" (the cuda code path over CPU twins of its kernels: a
+ * check, slow). "cuda" without CUDA or a GPU fails with PC_ERR_UNSUPPORTED and leaves the model on the cpu. */
+pc_status pc_clip_set_device(pc_clip *clip, const char *device, pc_error *err);
+const char *pc_clip_get_device(const pc_clip *clip); /* "cpu", "cuda" or "emu" */
 
 /* FrozenOpenCLIPEmbedder.encode: tokens (B, 77) from pc_clip_tokenize -> out (B, 77, text_width). */
 pc_status pc_clip_encode_text(pc_clip *clip, float *out, const int64_t *tokens, int64_t B, pc_error *err);

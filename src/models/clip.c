@@ -71,21 +71,32 @@ static pc_status bind_tower(pc_clip *c, pc_clip_tower *t, int64_t w, int64_t hea
         pc_clip_block *b = &t->blocks[i];
         char k[256];
 #define K(s) (snprintf(k, sizeof(k), "transformer.resblocks.%d." s, (int)i), k)
-        if ((st = bind_vec(c, &b->ln1_w, K("ln_1.weight"), w, err)) != PC_OK) return st;
-        if ((st = bind_vec(c, &b->ln1_b, K("ln_1.bias"), w, err)) != PC_OK) return st;
-        if ((st = bind_vec(c, &b->ln2_w, K("ln_2.weight"), w, err)) != PC_OK) return st;
-        if ((st = bind_vec(c, &b->ln2_b, K("ln_2.bias"), w, err)) != PC_OK) return st;
-        if ((st = bind_mat(c, &b->in_proj_w, K("attn.in_proj_weight"), 3 * w, w, err)) != PC_OK) return st;
-        if ((st = bind_vec(c, &b->in_proj_b, K("attn.in_proj_bias"), 3 * w, err)) != PC_OK) return st;
-        if ((st = bind_mat(c, &b->out_w, K("attn.out_proj.weight"), w, w, err)) != PC_OK) return st;
-        if ((st = bind_vec(c, &b->out_b, K("attn.out_proj.bias"), w, err)) != PC_OK) return st;
-        if ((st = bind_mat(c, &b->fc_w, K("mlp.c_fc.weight"), t->mlp, w, err)) != PC_OK) return st;
-        if ((st = bind_vec(c, &b->fc_b, K("mlp.c_fc.bias"), t->mlp, err)) != PC_OK) return st;
-        if ((st = bind_mat(c, &b->proj_w, K("mlp.c_proj.weight"), w, t->mlp, err)) != PC_OK) return st;
-        if ((st = bind_vec(c, &b->proj_b, K("mlp.c_proj.bias"), w, err)) != PC_OK) return st;
+        if ((st = pc_nn_layernorm_bind(&c->binder, &b->ln1, K("ln_1"), w, LN_EPS, err)) != PC_OK) return st;
+        if ((st = pc_nn_layernorm_bind(&c->binder, &b->ln2, K("ln_2"), w, LN_EPS, err)) != PC_OK) return st;
+        // nn.MultiheadAttention keeps its packed projection as in_proj_weight / in_proj_bias
+        b->in_proj.in = w, b->in_proj.out = 3 * w;
+        if ((st = bind_mat(c, &b->in_proj.w, K("attn.in_proj_weight"), 3 * w, w, err)) != PC_OK) return st;
+        if ((st = bind_vec(c, &b->in_proj.b, K("attn.in_proj_bias"), 3 * w, err)) != PC_OK) return st;
+        if ((st = pc_nn_linear_bind(&c->binder, &b->out_proj, K("attn.out_proj"), w, w, 1, err)) != PC_OK) return st;
+        if ((st = pc_nn_linear_bind(&c->binder, &b->fc, K("mlp.c_fc"), w, t->mlp, 1, err)) != PC_OK) return st;
+        if ((st = pc_nn_linear_bind(&c->binder, &b->proj, K("mlp.c_proj"), t->mlp, w, 1, err)) != PC_OK) return st;
 #undef K
     }
     return PC_OK;
+}
+
+static pc_status place_tower(pc_nn_backend *be, pc_clip_tower *t, int measuring, pc_error *err) {
+    pc_status st = PC_OK;
+    for (int64_t i = 0; i < t->layers && st == PC_OK; i++) {
+        pc_clip_block *b = &t->blocks[i];
+        st = pc_nn_layernorm_place(be, &b->ln1, measuring, err);
+        if (st == PC_OK) st = pc_nn_layernorm_place(be, &b->ln2, measuring, err);
+        if (st == PC_OK) st = pc_nn_linear_place(be, &b->in_proj, measuring, err);
+        if (st == PC_OK) st = pc_nn_linear_place(be, &b->out_proj, measuring, err);
+        if (st == PC_OK) st = pc_nn_linear_place(be, &b->fc, measuring, err);
+        if (st == PC_OK) st = pc_nn_linear_place(be, &b->proj, measuring, err);
+    }
+    return st;
 }
 
 static pc_status bind_text(pc_clip *c, pc_error *err) {
@@ -103,8 +114,7 @@ static pc_status bind_text(pc_clip *c, pc_error *err) {
     if ((st = bind_mat(c, &c->tok_emb, "token_embedding.weight", c->t_vocab, w, err)) != PC_OK) return st;
     if ((st = bind_mat(c, &c->t_pos, "positional_embedding", c->t_ctx, w, err)) != PC_OK) return st;
     if ((st = bind_tower(c, &c->text, w, c->cfg.text_heads, err)) != PC_OK) return st;
-    if ((st = bind_vec(c, &c->lnf_w, "ln_final.weight", w, err)) != PC_OK) return st;
-    if ((st = bind_vec(c, &c->lnf_b, "ln_final.bias", w, err)) != PC_OK) return st;
+    if ((st = pc_nn_layernorm_bind(&c->binder, &c->lnf, "ln_final", w, LN_EPS, err)) != PC_OK) return st;
     if (c->cfg.text_layer_skip < 0 || c->cfg.text_layer_skip >= c->text.layers)
         return pc_err(err, PC_ERR_ARG, "CLIP text: layer skip %d invalid for %lld layers", c->cfg.text_layer_skip,
                       (long long)c->text.layers);
@@ -128,12 +138,14 @@ static pc_status bind_vision(pc_clip *c, pc_error *err) {
     c->v_size = size;
     c->v_grid = size / p;
     c->v_tokens = c->v_grid * c->v_grid + 1;
-    int64_t cs[4] = {w, 3, p, p};
-    if ((st = pc_nn_bind_weight(&c->binder, &c->conv1, "conv1.weight", 4, cs, err)) != PC_OK) return st;
-    if ((st = bind_vec(c, &c->cls, "class_embedding", w, err)) != PC_OK) return st;
-    if ((st = bind_mat(c, &c->v_pos, "positional_embedding", c->v_tokens, w, err)) != PC_OK) return st;
-    if ((st = bind_vec(c, &c->ln_pre_w, "ln_pre.weight", w, err)) != PC_OK) return st;
-    if ((st = bind_vec(c, &c->ln_pre_b, "ln_pre.bias", w, err)) != PC_OK) return st;
+    int64_t cs[4] = {w, 3, p, p}, ps[2] = {c->v_tokens, w};
+    if ((st = pc_nn_bind_weight(&c->binder, &c->conv1.w, "conv1.weight", 4, cs, err)) != PC_OK) return st;
+    c->conv1.in = 3 * p * p, c->conv1.out = w;  // the (w, 3, p, p) kernel read as (w, 3 p p) rows
+    if ((st = bind_vec(c, &c->cls.host, "class_embedding", w, err)) != PC_OK) return st;
+    c->cls.n = w;
+    if ((st = pc_nn_bind_f32(&c->binder, &c->v_pos.host, "positional_embedding", 2, ps, err)) != PC_OK) return st;
+    c->v_pos.n = c->v_tokens * w;
+    if ((st = pc_nn_layernorm_bind(&c->binder, &c->ln_pre, "ln_pre", w, LN_EPS, err)) != PC_OK) return st;
     if ((st = bind_tower(c, &c->vis, w, c->cfg.vision_heads, err)) != PC_OK) return st;
     c->has_vision = 1;
     return PC_OK;
@@ -141,6 +153,8 @@ static pc_status bind_vision(pc_clip *c, pc_error *err) {
 
 void pc_clip_free(pc_clip *c) {
     if (!c) return;
+    pc_nn_backend_close(c->dev);
+    pc_arena_free(&c->arena);
     free(c->text.blocks);
     free(c->vis.blocks);
     free(c->r_layers);
@@ -199,55 +213,77 @@ int64_t pc_clip_vision_tokens(const pc_clip *c) { return c->has_vision ? c->v_to
 int64_t pc_clip_resampler_queries(const pc_clip *c) { return c->has_rs ? c->r_nq : 0; }
 int64_t pc_clip_resampler_out_dim(const pc_clip *c) { return c->has_rs ? c->r_out : 0; }
 
-// ---- resblock --------------------------------------------------------------------------------
-
-// Scratch floats one resblock needs for M = B*N tokens.
-static size_t block_scratch(const pc_clip_tower *t, int64_t M) {
-    return (size_t)M * (size_t)(t->width + 3 * t->width + t->width + (t->mlp > t->width ? t->mlp : t->width));
+static pc_status place_all(pc_nn_backend *be, void *model, int measuring, pc_error *err) {
+    pc_clip *c = (pc_clip *)model;
+    pc_status st = PC_OK;
+    if (c->has_text) {
+        st = place_tower(be, &c->text, measuring, err);
+        if (st == PC_OK) st = pc_nn_layernorm_place(be, &c->lnf, measuring, err);
+    }
+    if (st == PC_OK && c->has_vision) {
+        st = pc_nn_linear_place(be, &c->conv1, measuring, err);
+        if (st == PC_OK) st = pc_nn_param_place(be, &c->cls, measuring, err);
+        if (st == PC_OK) st = pc_nn_param_place(be, &c->v_pos, measuring, err);
+        if (st == PC_OK) st = pc_nn_layernorm_place(be, &c->ln_pre, measuring, err);
+        if (st == PC_OK) st = place_tower(be, &c->vis, measuring, err);
+    }
+    if (st == PC_OK && c->has_rs) st = pc_clip_place_resampler(be, c, measuring, err);
+    return st;
 }
 
-// x (B, N, w) in place. causal: additive -inf mask above the diagonal (text tower).
-static pc_status block_forward(pc_clip *c, const pc_clip_tower *t, const pc_clip_block *b, float *x, int64_t B,
-                               int64_t N, int causal, float *scratch, pc_error *err) {
+pc_status pc_clip_set_device(pc_clip *c, const char *device, pc_error *err) {
+    if (!c || !device) return pc_err(err, PC_ERR_ARG, "pc_clip_set_device: NULL argument");
+    return pc_nn_set_device(&c->dev, device, c->pool, place_all, c, err);
+}
+
+const char *pc_clip_get_device(const pc_clip *c) { return c && c->dev ? c->dev->name : "cpu"; }
+
+// ---- resblock --------------------------------------------------------------------------------
+
+// x (B, N, w) f32 in place. causal: additive -inf mask above the diagonal (text tower).
+static void block_forward(pc_nn_exec *ex, const pc_clip_tower *t, const pc_clip_block *b, pc_nn_t x, int64_t B,
+                          int64_t N, int causal) {
     const int64_t w = t->width, H = t->heads, D = w / H, M = B * N;
-    float *h = scratch;          // (M, w)
-    float *qkv = h + M * w;      // (M, 3w)
-    float *o = qkv + M * 3 * w;  // (M, w)
-    float *f = o + M * w;        // (M, max(mlp, w))
-    pc_pool *pool = c->pool;
-    pc_layer_norm(pool, h, x, b->ln1_w, b->ln1_b, M, w, LN_EPS);
-    pc_linear(pool, qkv, h, b->in_proj_w, b->in_proj_b, M, 3 * w, w);
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    pc_nn_t h = pc_nn_new_act(ex, M * w);        // (M, w)
+    pc_nn_t qkv = pc_nn_new_act(ex, M * 3 * w);  // (M, 3, H, D)
+    pc_nn_t o = pc_nn_new_act(ex, M * w);        // (M, H, D)
+    pc_nn_t f = pc_nn_new_act(ex, M * t->mlp);   // (M, mlp)
+    pc_nn_layernorm_forward(ex, &b->ln1, h, x, M);
+    pc_nn_linear_forward(ex, &b->in_proj, qkv, 3 * w, h, w, M, 0);
     // torch MHA scales q by D^-0.5 before q k^T; softmax over keys.
-    const float scale = 1.0f / sqrtf((float)D);
-    pc_attn_view q = pc_attn_tokens(qkv, N, 3 * w, 0, D);
-    pc_attn_view k = pc_attn_tokens(qkv, N, 3 * w, w, D);
-    pc_attn_view v = pc_attn_tokens(qkv, N, 3 * w, 2 * w, D);
-    pc_attn_view ov = pc_attn_tokens(o, N, w, 0, D);
-    pc_status st;
-    if (!causal) {
-        st = pc_attention(pool, ov, q, k, v, B, H, N, N, D, scale, err);
-        if (st != PC_OK) return st;
-    } else {
-        // The -inf mask makes keys > i weigh exactly 0: query i attends to keys [0, i].
-        for (int64_t i = 0; i < N; i++) {
-            pc_attn_view qi = q, oi = ov;
-            qi.data += i * q.sn;
-            oi.data += i * ov.sn;
-            st = pc_attention(pool, oi, qi, k, v, B, H, 1, i + 1, D, scale, err);
-            if (st != PC_OK) return st;
-        }
-    }
-    pc_linear(pool, h, o, b->out_w, b->out_b, M, w, w);
-    pc_add(pool, x, x, h, M * w);
-    pc_layer_norm(pool, h, x, b->ln2_w, b->ln2_b, M, w, LN_EPS);
-    pc_linear(pool, f, h, b->fc_w, b->fc_b, M, t->mlp, w);
-    pc_gelu(pool, f, f, M * t->mlp);
-    pc_linear(pool, h, f, b->proj_w, b->proj_b, M, w, t->mlp);
-    pc_add(pool, x, x, h, M * w);
-    return PC_OK;
+    pc_nn_sdpa(ex, pc_nn_heads(o, N, w, 0, D), pc_nn_heads(qkv, N, 3 * w, 0, D), pc_nn_heads(qkv, N, 3 * w, w, D),
+               pc_nn_heads(qkv, N, 3 * w, 2 * w, D), B, H, N, N, D, 1.0f / sqrtf((float)D), causal);
+    pc_nn_linear_forward(ex, &b->out_proj, h, w, o, w, M, 0);
+    pc_nn_add(ex, x, x, h, M * w);
+    pc_nn_layernorm_forward(ex, &b->ln2, h, x, M);
+    pc_nn_linear_forward(ex, &b->fc, f, t->mlp, h, w, M, 0);
+    pc_nn_unary(ex, f, f, M * t->mlp, PC_NN_GELU);
+    pc_nn_linear_forward(ex, &b->proj, h, w, f, t->mlp, M, 0);
+    pc_nn_add(ex, x, x, h, M * w);
+    pc_nn_mark_reset(ex, mark);
 }
 
 // ---- text ------------------------------------------------------------------------------------
+
+typedef struct text_args {
+    pc_clip *c;
+    float *out;  // (B, N, w)
+    int64_t B;
+} text_args;
+
+static void text_forward(pc_nn_exec *ex, void *p) {
+    text_args *a = (text_args *)p;
+    pc_clip *c = a->c;
+    const int64_t N = c->t_ctx, w = c->text.width, M = a->B * N;
+    pc_nn_t x = pc_nn_write(ex, a->out, M * w);  // the embeddings the caller's buffer holds, worked on in place
+    for (int64_t l = 0; l < c->t_run; l++) {
+        block_forward(ex, &c->text, &c->text.blocks[l], x, a->B, N, 1);
+        pc_nn_trace(ex, x, 3, (int64_t[]){a->B, N, w}, "text.block%d_out", (int)l);
+    }
+    pc_nn_layernorm_forward(ex, &c->lnf, x, x, M);
+    pc_nn_read_into(ex, a->out, x, M * w);
+}
 
 pc_status pc_clip_encode_text(pc_clip *c, float *out, const int64_t *tokens, int64_t B, pc_error *err) {
     if (!c || !out || !tokens || B < 1) return pc_err(err, PC_ERR_ARG, "pc_clip_encode_text: bad argument");
@@ -257,24 +293,14 @@ pc_status pc_clip_encode_text(pc_clip *c, float *out, const int64_t *tokens, int
         if (tokens[i] < 0 || tokens[i] >= c->t_vocab)
             return pc_err(err, PC_ERR_ARG, "CLIP text: token id %lld at %lld outside [0, %lld)", (long long)tokens[i],
                           (long long)i, (long long)c->t_vocab);
-    float *scratch = (float *)malloc(sizeof(float) * block_scratch(&c->text, M));
-    if (!scratch) return pc_err(err, PC_ERR_MEMORY, "CLIP text: out of memory (%lld tokens)", (long long)M);
-    float *x = out;  // (B, N, w), worked on in place
-    for (int64_t i = 0; i < M; i++) {
+    for (int64_t i = 0; i < M; i++) {  // token_embedding(ids) + positional_embedding, gathered on the host
         int64_t n = i % N;
         for (int64_t j = 0; j < w; j++)
-            x[i * w + j] = pc_wt_get(c->tok_emb, tokens[i] * w + j) + pc_wt_get(c->t_pos, n * w + j);
+            out[i * w + j] = pc_wt_get(c->tok_emb, tokens[i] * w + j) + pc_wt_get(c->t_pos, n * w + j);
     }
-    pc_status st = PC_OK;
-    for (int64_t l = 0; l < c->t_run && st == PC_OK; l++) {
-        st = block_forward(c, &c->text, &c->text.blocks[l], x, B, N, 1, scratch, err);
-        char name[64];
-        snprintf(name, sizeof(name), "text.block%d_out", (int)l);
-        if (st == PC_OK) pc_clip_trace(c, name, x, B, N, w);
-    }
-    if (st == PC_OK) pc_layer_norm(c->pool, x, x, c->lnf_w, c->lnf_b, M, w, LN_EPS);
-    free(scratch);
-    return st;
+    text_args a = {c, out, B};
+    pc_status st = pc_nn_run(c->dev, c->pool, &c->arena, c->trace, c->trace_ctx, text_forward, &a, err);
+    return st == PC_OK ? st : pc_err_prefix(err, st, "CLIP text: ");
 }
 
 // ---- preprocess (kornia resize + normalize) -------------------------------------------------------
@@ -435,45 +461,53 @@ pc_status pc_clip_preprocess(pc_pool *pool, float *out, const float *image, int6
 
 // ---- vision ----------------------------------------------------------------------------------
 
+typedef struct vision_args {
+    pc_clip *c;
+    float *tokens;     // (B, N, w)
+    const float *pre;  // (B, 3, S, S)
+    int64_t B;
+} vision_args;
+
+static void vision_forward(pc_nn_exec *ex, void *p) {
+    vision_args *a = (vision_args *)p;
+    pc_clip *c = a->c;
+    const int64_t B = a->B, w = c->vis.width, pt = c->v_patch, G = c->v_grid, S = c->v_size, N = c->v_tokens;
+    const int64_t M = B * N, K = 3 * pt * pt, P = B * G * G;
+    pc_nn_mark mark = pc_nn_mark_get(ex);
+    pc_nn_t img = pc_nn_write(ex, a->pre, B * 3 * S * S);  // (B, 3, S, S)
+    pc_nn_t cols = pc_nn_new_f32(ex, P * K);               // (B, G, G, 3, p, p): patches in the weight's order
+    pc_nn_t emb = pc_nn_new_f32(ex, P * w);                // (B, G*G, w)
+    pc_nn_t x = pc_nn_output(ex, a->tokens, M * w);        // (B, N, w)
+    // conv1 (stride = kernel = p, no bias) as patchify + GEMM
+    const int64_t dims[6] = {B, G, G, 3, pt, pt};
+    const int64_t cs[6] = {G * G * K, G * K, K, pt * pt, pt, 1};
+    const int64_t is[6] = {3 * S * S, pt * S, pt, S * S, S, 1};
+    pc_nn_copy(ex, cols, cs, img, is, dims, 6);
+    pc_nn_linear_forward(ex, &c->conv1, emb, w, cols, K, P, 0);
+    // cat(class_embedding, patches) + positional_embedding
+    pc_nn_t cls = pc_nn_param_t(ex, &c->cls), pos = pc_nn_param_t(ex, &c->v_pos);
+    for (int64_t b = 0; b < B; b++) {
+        pc_nn_t xb = pc_nn_at(x, b * N * w);
+        pc_nn_unary(ex, xb, cls, w, PC_NN_COPY);
+        pc_nn_unary(ex, pc_nn_at(xb, w), pc_nn_at(emb, b * G * G * w), G * G * w, PC_NN_COPY);
+        pc_nn_add(ex, xb, xb, pos, N * w);
+    }
+    pc_nn_layernorm_forward(ex, &c->ln_pre, x, x, M);
+    pc_nn_trace(ex, x, 3, (int64_t[]){B, N, w}, "vit.ln_pre_out");
+    for (int64_t l = 0; l < c->vis.layers; l++) {
+        block_forward(ex, &c->vis, &c->vis.blocks[l], x, B, N, 0);
+        pc_nn_trace(ex, x, 3, (int64_t[]){B, N, w}, "vit.block%d_out", (int)l);
+    }
+    pc_nn_read_into(ex, a->tokens, x, M * w);
+    pc_nn_mark_reset(ex, mark);
+}
+
 pc_status pc_clip_vision_forward(pc_clip *c, float *tokens, const float *pre, int64_t B, pc_error *err) {
     if (!c || !tokens || !pre || B < 1) return pc_err(err, PC_ERR_ARG, "pc_clip_vision_forward: bad argument");
     if (!c->has_vision) return pc_err(err, PC_ERR_ARG, "pc_clip_vision_forward: vision tower not loaded");
-    const int64_t w = c->vis.width, p = c->v_patch, G = c->v_grid, S = c->v_size, N = c->v_tokens, M = B * N;
-    const int64_t K = 3 * p * p, P = B * G * G;
-    size_t n_scr = block_scratch(&c->vis, M);
-    size_t n_patch = (size_t)(P * K + P * w);
-    float *scratch = (float *)malloc(sizeof(float) * (n_scr > n_patch ? n_scr : n_patch));
-    if (!scratch) return pc_err(err, PC_ERR_MEMORY, "CLIP vision: out of memory (%lld images)", (long long)B);
-    // conv1 (stride = kernel = p, no bias) as im2col + GEMM; columns in (c, ky, kx) order like the weight.
-    float *cols = scratch, *emb = scratch + P * K;  // (P, K), (P, w)
-    for (int64_t bi = 0; bi < B; bi++)
-        for (int64_t gy = 0; gy < G; gy++)
-            for (int64_t gx = 0; gx < G; gx++) {
-                float *col = cols + ((bi * G + gy) * G + gx) * K;
-                for (int64_t ch = 0; ch < 3; ch++)
-                    for (int64_t ky = 0; ky < p; ky++)
-                        memcpy(col + (ch * p + ky) * p, pre + ((bi * 3 + ch) * S + gy * p + ky) * S + gx * p,
-                               sizeof(float) * (size_t)p);
-            }
-    pc_linear(c->pool, emb, cols, c->conv1, NULL, P, w, K);
-    float *x = tokens;  // (B, N, w)
-    for (int64_t bi = 0; bi < B; bi++)
-        for (int64_t n = 0; n < N; n++) {
-            float *row = x + (bi * N + n) * w;
-            const float *src = n == 0 ? c->cls : emb + (bi * G * G + n - 1) * w;
-            for (int64_t j = 0; j < w; j++) row[j] = src[j] + pc_wt_get(c->v_pos, n * w + j);
-        }
-    pc_layer_norm(c->pool, x, x, c->ln_pre_w, c->ln_pre_b, M, w, LN_EPS);
-    pc_clip_trace(c, "vit.ln_pre_out", x, B, N, w);
-    pc_status st = PC_OK;
-    for (int64_t l = 0; l < c->vis.layers && st == PC_OK; l++) {
-        st = block_forward(c, &c->vis, &c->vis.blocks[l], x, B, N, 0, scratch, err);
-        char name[64];
-        snprintf(name, sizeof(name), "vit.block%d_out", (int)l);
-        if (st == PC_OK) pc_clip_trace(c, name, x, B, N, w);
-    }
-    free(scratch);
-    return st;
+    vision_args a = {c, tokens, pre, B};
+    pc_status st = pc_nn_run(c->dev, c->pool, &c->arena, c->trace, c->trace_ctx, vision_forward, &a, err);
+    return st == PC_OK ? st : pc_err_prefix(err, st, "CLIP vision: ");
 }
 
 pc_status pc_clip_encode_image(pc_clip *c, float *tokens, const float *image, int64_t B, int64_t H, int64_t W,

@@ -8,21 +8,17 @@
 #include "nn/nn.h"
 #include "posecrafter/clip.h"
 
-typedef void (*pc_clip_trace_fn)(void *ctx, const char *name, const float *data, int ndim, const int64_t *shape);
+typedef pc_nn_trace_fn pc_clip_trace_fn;
 void pc_clip_set_trace(pc_clip *clip, pc_clip_trace_fn fn, void *ctx);
 
 // open_clip ResidualAttentionBlock (ls_1/ls_2 identity, no ln_attn): nn.MultiheadAttention with packed
 // q, k, v; MLP c_fc -> GELU (exact erf) -> c_proj.
 typedef struct pc_clip_block {
-    const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;  // (w)
-    pc_wt in_proj_w;                             // (3w, w): q, k, v rows in that order
-    const float *in_proj_b;                      // (3w)
-    pc_wt out_w;                                 // (w, w)
-    const float *out_b;                          // (w)
-    pc_wt fc_w;                                  // (mlp, w)
-    const float *fc_b;                           // (mlp)
-    pc_wt proj_w;                                // (w, mlp)
-    const float *proj_b;                         // (w)
+    pc_nn_layernorm ln1, ln2;  // ln_1, ln_2 (w)
+    pc_nn_linear in_proj;      // attn.in_proj_weight / _bias (3w, w): q, k, v rows in that order
+    pc_nn_linear out_proj;     // attn.out_proj (w, w)
+    pc_nn_linear fc;           // mlp.c_fc (mlp, w)
+    pc_nn_linear proj;         // mlp.c_proj (w, mlp)
 } pc_clip_block;
 
 typedef struct pc_clip_tower {
@@ -33,13 +29,13 @@ typedef struct pc_clip_tower {
 // lvdm Resampler layer: PerceiverAttention (norm1 on x, norm2 on latents, to_q / to_kv / to_out, no
 // biases) + FeedForward (LayerNorm, Linear, GELU, Linear; keys .1.0, .1.1, .1.3).
 typedef struct pc_resampler_layer {
-    const float *n1_w, *n1_b, *n2_w, *n2_b;  // (dim)
-    pc_wt to_q;                              // (inner, dim)
-    pc_wt to_kv;                             // (2 inner, dim)
-    pc_wt to_out;                            // (dim, inner)
-    const float *ff_ln_w, *ff_ln_b;          // (dim)
-    pc_wt ff1;                               // (ff, dim)
-    pc_wt ff2;                               // (dim, ff)
+    pc_nn_layernorm n1, n2;  // 0.norm1, 0.norm2 (dim)
+    pc_nn_linear to_q;       // (inner, dim)
+    pc_nn_linear to_kv;      // (2 inner, dim)
+    pc_nn_linear to_out;     // (dim, inner)
+    pc_nn_layernorm ff_ln;   // 1.0 (dim)
+    pc_nn_linear ff1;        // 1.1 (ff, dim)
+    pc_nn_linear ff2;        // 1.3 (dim, ff)
 } pc_resampler_layer;
 
 struct pc_clip {
@@ -52,27 +48,29 @@ struct pc_clip {
     pc_nn_binder binder;
     pc_clip_trace_fn trace;
     void *trace_ctx;
+    pc_arena arena;      // host activations, sized by each call's dry run
+    pc_nn_backend *dev;  // backend of the forwards when not the cpu (owned; weights placed on it)
     // text tower (FrozenOpenCLIPEmbedder)
     int has_text;
     pc_clip_tower text;
     int64_t t_ctx, t_vocab, t_run;  // context 77, vocab 49408, blocks run (layers - layer_skip)
-    pc_wt tok_emb;                  // (vocab, w)
+    pc_wt tok_emb;                  // (vocab, w), gathered on the host
     pc_wt t_pos;                    // (ctx, w)
-    const float *lnf_w, *lnf_b;     // (w)
+    pc_nn_layernorm lnf;            // ln_final (w)
     // vision tower (FrozenOpenCLIPImageEmbedderV2)
     int has_vision;
     pc_clip_tower vis;
     int64_t v_patch, v_size, v_grid, v_tokens;  // 14, 224, 16, 257
-    pc_wt conv1;                                // (w, 3, p, p), no bias
-    const float *cls;                           // (w)
-    pc_wt v_pos;                                // (tokens, w)
-    const float *ln_pre_w, *ln_pre_b;           // (w)
+    pc_nn_linear conv1;                         // conv1 (w, 3, p, p), no bias, as a Linear over patches (w, 3 p p)
+    pc_nn_param cls;                            // class_embedding (w)
+    pc_nn_param v_pos;                          // positional_embedding (tokens, w)
+    pc_nn_layernorm ln_pre;                     // (w)
     // Resampler (image_proj_model)
     int has_rs;
     int64_t r_dim, r_emb, r_out, r_inner, r_heads, r_depth, r_nq, r_ff;
-    pc_wt latents;                      // (1, nq, dim)
+    pc_nn_param latents;                // (1, nq, dim)
     pc_nn_linear proj_in, proj_out;     // (dim, emb), (out, dim)
-    const float *norm_out_w, *norm_out_b;  // (out)
+    pc_nn_layernorm norm_out;           // (out)
     pc_resampler_layer *r_layers;       // (depth)
 };
 
@@ -88,8 +86,9 @@ pc_status pc_clip_src_get(void *ctx, const char *name, int ndim, const int64_t *
 const pc_tensor *pc_clip_src_find(void *ctx, const char *name);
 pc_status pc_clip_shape(pc_clip *clip, const char *name, int *ndim, int64_t *shape, pc_error *err);
 
-// resampler.c: bind image_proj_model.* (cfg->resampler_prefix set as clip->prefix by the caller).
+// resampler.c: bind image_proj_model.* (cfg->resampler_prefix set as clip->prefix by the caller); place its
+// weights on a device backend.
 pc_status pc_clip_bind_resampler(pc_clip *clip, pc_error *err);
-void pc_clip_trace(pc_clip *clip, const char *name, const float *data, int64_t B, int64_t N, int64_t C);
+pc_status pc_clip_place_resampler(pc_nn_backend *be, pc_clip *clip, int measuring, pc_error *err);
 
 #endif

@@ -10,12 +10,6 @@ void pc_clip_set_trace(pc_clip *clip, pc_clip_trace_fn fn, void *ctx) {
     clip->trace_ctx = ctx;
 }
 
-void pc_clip_trace(pc_clip *clip, const char *name, const float *data, int64_t B, int64_t N, int64_t C) {
-    if (!clip->trace) return;
-    int64_t shape[3] = {B, N, C};
-    clip->trace(clip->trace_ctx, name, data, 3, shape);
-}
-
 // ---- binding -----------------------------------------------------------------------------------
 
 // The binder sees names relative to the current part's prefix; the source gets full keys.

@@ -109,24 +109,7 @@ static pc_status place_trunk(pc_nn_backend *be, void *model, int measuring, pc_e
 
 pc_status pc_dust3r_set_device(pc_dust3r *net, const char *device, pc_error *err) {
     if (!net || !device) return pc_err(err, PC_ERR_ARG, "pc_dust3r_set_device: NULL argument");
-    int cuda = !strcmp(device, "cuda"), autod = !strcmp(device, "auto"), emu = !strcmp(device, "emu");
-    if (!cuda && !autod && !emu && strcmp(device, "cpu") != 0)
-        return pc_err(err, PC_ERR_ARG, "unknown device '%s' (cpu, cuda, auto or emu)", device);
-    const char *want = emu ? "emu" : "cuda";
-    if (net->dev && !strcmp(net->dev->name, want) && (cuda || emu || autod)) return PC_OK;
-    pc_nn_backend_close(net->dev);
-    net->dev = NULL;
-    if (!cuda && !autod && !emu) return PC_OK;
-    pc_nn_backend *be = NULL;
-    pc_status st = emu ? pc_nn_backend_emu_open(&be, net->pool, err) : pc_nn_backend_cuda_open(&be, 0, err);
-    if (st == PC_OK) st = pc_nn_place_weights(be, place_trunk, net, err);
-    if (st != PC_OK) {
-        pc_nn_backend_close(be);
-        if (autod) return PC_OK;  // auto: stay on the CPU, the reason stays in err
-        return pc_err_prefix(err, st, "device %s: ", want);
-    }
-    net->dev = be;
-    return PC_OK;
+    return pc_nn_set_device(&net->dev, device, net->pool, place_trunk, net, err);
 }
 
 const char *pc_dust3r_get_device(const pc_dust3r *net) { return net && net->dev ? net->dev->name : "cpu"; }

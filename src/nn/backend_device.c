@@ -186,10 +186,43 @@ static void d_group_norm(pc_nn_exec *ex, pc_nn_t y, pc_nn_t x, const pc_nn_w *g,
         fail(ex, D(ex)->k->group_norm(D(ex)->actx, y.p, y.dt, x.p, x.dt, gd, bd, B, C, S, G, eps, silu, ex->err));
 }
 
+// dst[..., :D] = src[..., :D] for (B, H, N, D) views (into a zero-padded buffer, or its first D columns back).
+static void pad_copy(pc_nn_exec *ex, pc_nn_view dst, pc_nn_view src, int64_t B, int64_t H, int64_t N, int64_t Dh) {
+    const int64_t dims[4] = {B, H, N, Dh}, ys[4] = {dst.sb, dst.sh, dst.sn, 1}, xs[4] = {src.sb, src.sh, src.sn, 1};
+    fail(ex, D(ex)->k->copy(D(ex)->actx, dst.t.p, dst.t.dt, ys, src.t.p, src.t.dt, xs, dims, 4, ex->err));
+}
+
+// The flash kernel has head dims 32, 64 and 128. Other head dims (CLIP ViT-H: 80; the tiny golden models:
+// 16, 20) run zero-padded to the next of those: zero columns add nothing to q k^T, and the padded output
+// columns are dropped (the scale stays the true D's).
 static void d_attention(pc_nn_exec *ex, pc_nn_view o, pc_nn_view q, pc_nn_view k, pc_nn_view v, int64_t B, int64_t H,
                         int64_t Nq, int64_t Nk, int64_t Dh, float scale) {
-    if (ex->dry) return;
-    fail(ex, D(ex)->k->attention(D(ex)->actx, cv(o), cv(q), cv(k), cv(v), B, H, Nq, Nk, Dh, scale, ex->err));
+    dev *d = D(ex);
+    int64_t Dp = Dh <= 32 ? 32 : Dh <= 64 ? 64 : 128;
+    if (Dh == Dp || Dh > 128) {
+        if (!ex->dry) fail(ex, d->k->attention(d->actx, cv(o), cv(q), cv(k), cv(v), B, H, Nq, Nk, Dh, scale, ex->err));
+        return;
+    }
+    size_t mark = d_mark(ex);
+    const int64_t nq = B * H * Nq * Dp, nk = B * H * Nk * Dp, total = 2 * nq + 2 * nk;
+    pc_nn_t buf = {d_alloc(ex, (size_t)total * 2), PC_BF16};  // q (B, H, Nq, Dp) | k, v (B, H, Nk, Dp) | o
+    pc_nn_t zero = {d_alloc(ex, sizeof(float)), PC_F32};
+    if (!ex->dry && ex->st == PC_OK) {
+        pc_nn_t bq = buf, bk = pc_nn_at(buf, nq), bv = pc_nn_at(buf, nq + nk), bo = pc_nn_at(buf, nq + 2 * nk);
+        pc_nn_view pq = {bq, H * Nq * Dp, Nq * Dp, Dp}, pk = {bk, H * Nk * Dp, Nk * Dp, Dp};
+        pc_nn_view pv = {bv, H * Nk * Dp, Nk * Dp, Dp}, po = {bo, H * Nq * Dp, Nq * Dp, Dp};
+        static const float z = 0.0f;
+        const int64_t zd[1] = {total}, ys[1] = {1}, xs[1] = {0};  // broadcast the zero over the padded buffers
+        fail(ex, d->k->upload(d->actx, zero.p, PC_F32, &z, PC_F32, 1, ex->err));
+        if (ex->st == PC_OK) fail(ex, d->k->copy(d->actx, buf.p, PC_BF16, ys, zero.p, PC_F32, xs, zd, 1, ex->err));
+        pad_copy(ex, pq, q, B, H, Nq, Dh);
+        pad_copy(ex, pk, k, B, H, Nk, Dh);
+        pad_copy(ex, pv, v, B, H, Nk, Dh);
+        if (ex->st == PC_OK)
+            fail(ex, d->k->attention(d->actx, cv(po), cv(pq), cv(pk), cv(pv), B, H, Nq, Nk, Dp, scale, ex->err));
+        pad_copy(ex, o, po, B, H, Nq, Dh);
+    }
+    d_reset(ex, mark);
 }
 
 static void d_rope2d(pc_nn_exec *ex, pc_nn_view t, int64_t B, int64_t H, int64_t N, int64_t Dh, int64_t grid_w,

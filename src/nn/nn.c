@@ -75,6 +75,21 @@ pc_status pc_nn_bind_vector(pc_nn_binder *b, const float **v, const char *name, 
     return keep_f32_copy(b, t, name, v, err);
 }
 
+pc_status pc_nn_bind_f32(pc_nn_binder *b, const float **v, const char *name, int ndim, const int64_t *shape,
+                         pc_error *err) {
+    const pc_tensor *t;
+    pc_status st = b->get(b->ctx, name, ndim, shape, &t, err);
+    if (st != PC_OK) return st;
+    if (t->dtype == PC_F32 && pc_tensor_is_contiguous(t)) {
+        *v = (const float *)t->data;
+        return PC_OK;
+    }
+    if (t->dtype != PC_F16 && t->dtype != PC_BF16 && t->dtype != PC_F64 && t->dtype != PC_F32)
+        return pc_err(err, PC_ERR_SHAPE, "tensor '%s' has dtype %s, expected a floating-point type", name,
+                      pc_dtype_name(t->dtype));
+    return keep_f32_copy(b, t, name, v, err);
+}
+
 pc_status pc_nn_shape(pc_nn_binder *b, const char *name, int *ndim, int64_t *shape, pc_error *err) {
     const pc_tensor *t = b->find(b->ctx, name);
     if (!t) return pc_err(err, PC_ERR_NOT_FOUND, "tensor '%s' is missing", name);
@@ -220,6 +235,62 @@ void pc_nn_transpose(pc_nn_exec *ex, pc_nn_t y, pc_nn_t x, int64_t B, int64_t R,
 void pc_nn_resize_bilinear(pc_nn_exec *ex, pc_nn_t y, pc_nn_t x, int64_t NC, int64_t H, int64_t W, int64_t OH,
                            int64_t OW, int align_corners, double sh, double sw) {
     if (ex->st == PC_OK) pc_nn_be(ex)->resize_bilinear(ex, y, x, NC, H, W, OH, OW, align_corners, sh, sw);
+}
+
+// ---- running a forward ----------------------------------------------------------------------
+
+pc_status pc_nn_run(pc_nn_backend *be, pc_pool *pool, pc_arena *arena, pc_nn_trace_fn trace, void *trace_ctx,
+                    pc_nn_forward_fn fn, void *args, pc_error *err) {
+    pc_arena meas;
+    pc_nn_exec dry = {.pool = pool, .st = PC_OK, .err = err, .be = be};
+    pc_nn_measure_begin(&dry, &meas);
+    fn(&dry, args);
+    if (dry.st != PC_OK) return dry.st;
+    size_t need = meas.peak + 4096;
+    if (!arena->base || arena->size < need) {
+        pc_arena_free(arena);
+        pc_status st = pc_arena_init(arena, need, err);
+        if (st != PC_OK) return st;
+    }
+    pc_status st = pc_nn_reserve(&dry, err);
+    if (st != PC_OK) return st;
+    pc_arena_reset(arena, 0);
+    pc_nn_exec ex = {.pool = pool, .arena = arena, .st = PC_OK, .err = err, .be = be, .trace = trace,
+                     .trace_ctx = trace_ctx};
+    fn(&ex, args);
+    pc_arena_reset(arena, 0);
+    return ex.st;
+}
+
+void pc_nn_sdpa(pc_nn_exec *ex, pc_nn_view o, pc_nn_view q, pc_nn_view k, pc_nn_view v, int64_t B, int64_t H,
+                int64_t Nq, int64_t Nk, int64_t D, float scale, int causal) {
+    if (ex->st != PC_OK) return;
+    const pc_nn_backend *be = pc_nn_be(ex);
+    if (!causal) {
+        be->attention(ex, o, q, k, v, B, H, Nq, Nk, D, scale);
+        return;
+    }
+    for (int64_t i = 0; i < Nq && ex->st == PC_OK; i++) {  // keys > i weigh exactly 0 under the -inf mask
+        pc_nn_view qi = q, oi = o;
+        qi.t = pc_nn_at(q.t, i * q.sn);
+        oi.t = pc_nn_at(o.t, i * o.sn);
+        be->attention(ex, oi, qi, k, v, B, H, 1, PC_MIN(i + 1, Nk), D, scale);
+    }
+}
+
+static pc_status place(pc_nn_backend *be, pc_nn_t *dev, const void *host, pc_dtype hdt, int64_t n, pc_dtype dt,
+                       int measuring, pc_error *err);
+
+// ---- parameters used as activations ---------------------------------------------------------
+
+pc_status pc_nn_param_place(pc_nn_backend *be, pc_nn_param *p, int measuring, pc_error *err) {
+    return place(be, &p->dev, p->host, PC_F32, p->n, PC_F32, measuring, err);
+}
+
+pc_nn_t pc_nn_param_t(const pc_nn_exec *ex, const pc_nn_param *p) {
+    if (pc_nn_backend_is_device(pc_nn_be(ex))) return p->dev;
+    pc_nn_t t = {(void *)(uintptr_t)p->host, PC_F32};
+    return t;
 }
 
 // ---- weight placement ------------------------------------------------------------------
@@ -658,4 +729,29 @@ void pc_nn_store_free(pc_nn_store *s) {
     free(s->t);
     free(s->names);
     memset(s, 0, sizeof(*s));
+}
+
+// ---- choosing a model's backend ---------------------------------------------------------------
+
+pc_status pc_nn_set_device(pc_nn_backend **slot, const char *name, pc_pool *pool, pc_nn_place_fn fn, void *model,
+                           pc_error *err) {
+    if (!slot || !name) return pc_err(err, PC_ERR_ARG, "set_device: NULL argument");
+    int cuda = !strcmp(name, "cuda"), autod = !strcmp(name, "auto"), emu = !strcmp(name, "emu");
+    if (!cuda && !autod && !emu && strcmp(name, "cpu") != 0)
+        return pc_err(err, PC_ERR_ARG, "unknown device '%s' (cpu, cuda, auto or emu)", name);
+    const char *want = emu ? "emu" : "cuda";
+    if (*slot && strcmp(name, "cpu") != 0 && !strcmp((*slot)->name, want)) return PC_OK;
+    pc_nn_backend_close(*slot);
+    *slot = NULL;
+    if (!cuda && !autod && !emu) return PC_OK;
+    pc_nn_backend *be = NULL;
+    pc_status st = emu ? pc_nn_backend_emu_open(&be, pool, err) : pc_nn_backend_cuda_open(&be, 0, err);
+    if (st == PC_OK) st = pc_nn_place_weights(be, fn, model, err);
+    if (st != PC_OK) {
+        pc_nn_backend_close(be);
+        if (autod) return PC_OK;  // auto: stay on the cpu, the reason stays in err
+        return pc_err_prefix(err, st, "device %s: ", want);
+    }
+    *slot = be;
+    return PC_OK;
 }

@@ -78,6 +78,9 @@ pc_status pc_nn_bind_weight(pc_nn_binder *b, pc_wt *w, const char *name, int ndi
                             pc_error *err);
 // Bind a 1-D vector of length n as F32 (converted when stored otherwise).
 pc_status pc_nn_bind_vector(pc_nn_binder *b, const float **v, const char *name, int64_t n, pc_error *err);
+// Bind `name` (ndim/shape checked, -1 = any) as contiguous F32, converting when stored otherwise.
+pc_status pc_nn_bind_f32(pc_nn_binder *b, const float **v, const char *name, int ndim, const int64_t *shape,
+                         pc_error *err);
 // Shape of `name`; PC_ERR_NOT_FOUND names the key when absent.
 pc_status pc_nn_shape(pc_nn_binder *b, const char *name, int *ndim, int64_t *shape, pc_error *err);
 static inline int pc_nn_has(pc_nn_binder *b, const char *name) { return b->find(b->ctx, name) != NULL; }
@@ -150,10 +153,42 @@ void pc_nn_transpose(pc_nn_exec *ex, pc_nn_t y, pc_nn_t x, int64_t B, int64_t R,
 void pc_nn_resize_bilinear(pc_nn_exec *ex, pc_nn_t y, pc_nn_t x, int64_t NC, int64_t H, int64_t W, int64_t OH,
                            int64_t OW, int align_corners, double sh, double sw);
 
+// ---- choosing a model's backend ------------------------------------------------------------
+// A model's weight placement: walks its layers with pc_nn_*_place (see pc_nn_place_weights).
+typedef pc_status (*pc_nn_place_fn)(pc_nn_backend *be, void *model, int measuring, pc_error *err);
+// Move a model to the backend named `name` ("cpu", "cuda", "auto", "emu"): *slot holds the model's
+// backend (NULL: cpu); the old one is closed, the new one opened and the weights placed through fn.
+// "cuda" without CUDA or a GPU fails with PC_ERR_UNSUPPORTED and leaves the model on the cpu; "auto" then
+// stays on the cpu, returns PC_OK and leaves the reason in err. The same name twice is a no-op.
+pc_status pc_nn_set_device(pc_nn_backend **slot, const char *name, pc_pool *pool, pc_nn_place_fn fn, void *model,
+                           pc_error *err);
+
+// ---- running a forward ------------------------------------------------------------------
+// The model's one code path run twice: dry (measures host and device memory), then for real on `arena`
+// (grown when the dry run needs more) with the trace hook. Returns the first failure.
+typedef void (*pc_nn_forward_fn)(pc_nn_exec *ex, void *args);
+pc_status pc_nn_run(pc_nn_backend *be, pc_pool *pool, pc_arena *arena, pc_nn_trace_fn trace, void *trace_ctx,
+                    pc_nn_forward_fn fn, void *args, pc_error *err);
+
+// ---- attention on views ---------------------------------------------------------------------
+// o = softmax(q k^T scale) v over (B, H, N, D) views; causal: query i sees keys [0, i] (the additive -inf
+// mask of a causal nn.MultiheadAttention), run as one call per query row.
+void pc_nn_sdpa(pc_nn_exec *ex, pc_nn_view o, pc_nn_view q, pc_nn_view k, pc_nn_view v, int64_t B, int64_t H,
+                int64_t Nq, int64_t Nk, int64_t D, float scale, int causal);
+
+// ---- parameters used as activations (positional embeddings, class tokens, latents) -------------
+typedef struct pc_nn_param {
+    const float *host;  // (n) f32, as bound
+    int64_t n;
+    pc_nn_t dev;        // the device copy once placed
+} pc_nn_param;
+pc_status pc_nn_param_place(pc_nn_backend *be, pc_nn_param *p, int measuring, pc_error *err);
+// The parameter as a tensor on ex's backend (the host array on the cpu backend).
+pc_nn_t pc_nn_param_t(const pc_nn_exec *ex, const pc_nn_param *p);
+
 // ---- weight placement ----------------------------------------------------------------
 // A model's placement walks its layers with pc_nn_*_place; pc_nn_place_weights runs it twice on a device
 // backend (count the bytes, allocate once, copy) and not at all on the cpu backend.
-typedef pc_status (*pc_nn_place_fn)(pc_nn_backend *be, void *model, int measuring, pc_error *err);
 pc_status pc_nn_place_weights(pc_nn_backend *be, pc_nn_place_fn fn, void *model, pc_error *err);
 
 // ---- layers ------------------------------------------------------------------
