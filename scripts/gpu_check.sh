@@ -64,11 +64,11 @@ built=""
 # the library without the areas these programs do not use (DUSt3R needs core, io, nn, models/dust3r*;
 # bench_dust3r --mast3r the matching in features/; test_clip the CLIP models)
 SKIP="src/pipeline/;src/eval/;src/models/(ddim|hybrid|interp|sampler|unet3d|vae|viewcrafter)"
-TARGETS="test_cuda bench_cuda_ops test_dust3r_cuda bench_dust3r test_clip"
+TARGETS="test_cuda bench_cuda_ops test_dust3r_cuda bench_dust3r test_clip test_backend_ops"
 cmake_build() {  # extra configure arguments
     rm -rf "$B"
     cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DPC_CUDA=ON -DPC_BENCH=ON \
-        -DPC_ONLY_TESTS='test_cuda|test_dust3r_cuda|bench_cuda_ops|bench_dust3r|test_clip' -DPC_SKIP_SOURCES="$SKIP" "$@" \
+        -DPC_ONLY_TESTS='test_cuda|test_dust3r_cuda|bench_cuda_ops|bench_dust3r|test_clip|test_backend_ops' -DPC_SKIP_SOURCES="$SKIP" "$@" \
         >>"$OUT/build.log" 2>&1 && cmake --build "$B" -j"$JOBS" --target $TARGETS >>"$OUT/build.log" 2>&1
 }
 : >"$OUT/build.log"
@@ -150,6 +150,10 @@ if [ "$built" = cmake ]; then
     drc=$?
     note "test_dust3r_cuda: exit $drc ($(tail -1 "$OUT/test_dust3r_cuda.txt")) ($(($(date +%s) - t_start)) s since start)"
     grep -E "FAIL|FATAL|SKIP|skipped|ViT-L 512|ViT-L on|tiny golden" "$OUT/test_dust3r_cuda.txt" | head -30 | tee -a "$S"
+    # every nn op and layer on the cuda backend vs the cpu backend (and the emulated device)
+    timeout "$(tl 60)" "$B/test_backend_ops" >>"$OUT/test_cuda.txt" 2>&1
+    note "test_backend_ops: exit $? ($(tail -1 "$OUT/test_cuda.txt"))"
+    grep -E "FAIL|FATAL| cuda " "$OUT/test_cuda.txt" | tail -24 | tee -a "$S"
     # CLIP towers + Resampler on the nn cuda backend (goldens; the cpu part of the test runs first)
     PC_CLIP_DEVICE=cuda timeout "$(tl 60)" "$B/test_clip" >>"$OUT/test_dust3r_cuda.txt" 2>&1
     note "test_clip (PC_CLIP_DEVICE=cuda): exit $? ($(tail -1 "$OUT/test_dust3r_cuda.txt"))"
